@@ -1,0 +1,31 @@
+// losslab/core/dispatch.h: choosing the SIMD target at run time.
+//
+// Kernels are compiled once per CPU target (Highway's foreach_target) and
+// called through HWY_DYNAMIC_DISPATCH. "scalar" selects the plain C++
+// reference kernels that sit beside every SIMD kernel. The environment
+// variable LOSSLAB_FORCE_TARGET (scalar|emu128|sse4|avx2|avx3|auto) sets the
+// initial choice, so the test suite can run once on the scalar path.
+#ifndef LOSSLAB_CORE_DISPATCH_H_
+#define LOSSLAB_CORE_DISPATCH_H_
+
+#include <string>
+#include <vector>
+
+namespace losslab {
+
+// The target kernels run on now: "scalar", "emu128", "sse4", "avx2", "avx3".
+std::string simd_target();
+// Targets this build has and this CPU runs, best first, then "scalar".
+std::vector<std::string> available_simd_targets();
+// Selects a target by name ("auto" = best available). Throws losslab::Error
+// for an unknown or unavailable target.
+void set_simd_target(const std::string& name);
+
+namespace detail {
+// True when the scalar reference kernels are selected.
+bool use_scalar_reference() noexcept;
+}  // namespace detail
+
+}  // namespace losslab
+
+#endif  // LOSSLAB_CORE_DISPATCH_H_

@@ -1,0 +1,16 @@
+// losslab/losslab.h: the umbrella header.
+#ifndef LOSSLAB_LOSSLAB_H_
+#define LOSSLAB_LOSSLAB_H_
+
+#include "losslab/core/dispatch.h"
+#include "losslab/core/dtype.h"
+#include "losslab/core/error.h"
+#include "losslab/core/parallel.h"
+#include "losslab/core/reduction.h"
+#include "losslab/core/view.h"
+#include "losslab/losses/common.h"
+#include "losslab/losses/regression.h"
+#include "losslab/metrics.h"
+#include "losslab/version.h"
+
+#endif  // LOSSLAB_LOSSLAB_H_

@@ -1,0 +1,86 @@
+// Internal: the call record shared by every elementwise loss kernel, and the
+// fixed reduction layout that makes results independent of the SIMD width and
+// of the thread count.
+//
+// Layout. Elements are cut into blocks of kBlock; block b covers
+// [b*kBlock, min(n, (b+1)*kBlock)). Inside a block, element i is added to
+// virtual lane (i mod 16) in the input dtype; the 16 lanes are then combined
+// by a fixed tree and the block sum is widened to double. Block sums are
+// combined by pairwise_sum. A SIMD kernel with N lanes (N divides 16) keeps
+// 16/N accumulator vectors, so the scalar twin and every target add the same
+// numbers in the same order.
+#ifndef LOSSLAB_SRC_LOSSES_ELEMENTWISE_H_
+#define LOSSLAB_SRC_LOSSES_ELEMENTWISE_H_
+
+#include <cstdint>
+
+namespace losslab::detail {
+
+inline constexpr int64_t kBlock = 2048;
+inline constexpr int kVirtualLanes = 16;
+static_assert(kBlock % kVirtualLanes == 0);
+
+// Which elementwise loss a kernel call computes.
+enum class ElemLossId : int32_t {
+  kMse,
+  kL1,
+  kHuber,
+  kSmoothL1,
+  kQuantile,
+  kLogCosh,
+  kPseudoHuber,
+  kPoissonNll,
+};
+
+// Bits of ElemCall::opts.
+enum : uint32_t {
+  kOptCheckInput = 1u << 0,  // nan_policy="raise": flag non-finite input
+  kOptLogInput = 1u << 1,    // poisson_nll_loss(log_input=True)
+  kOptFull = 1u << 2,        // poisson_nll_loss(full=True)
+};
+
+// Bits a kernel returns: what it saw that the op layer must report.
+enum : uint32_t {
+  kFlagBadTarget = 1u << 0,  // NaN/Inf target
+  kFlagBadWeight = 1u << 1,  // NaN/Inf/negative weight
+  kFlagBadInput = 1u << 2,   // non-finite input under nan_policy="raise"
+  kFlagDomain = 1u << 3,     // input outside the loss's domain
+};
+
+template <class T>
+struct ElemCall {
+  ElemLossId loss;
+  const T* x;     // input (prediction)
+  const T* y;     // target
+  const T* w;     // per-element weight, or null
+  const T* gout;  // per-element upstream gradient, or null
+  T* out;         // per-element (weighted) loss, or null
+  T* grad;        // d(reduced loss)/d input, or null
+  T* hess;        // diagonal of the Hessian, or null
+  int64_t n;
+  T gscale;       // 1/N, 1/sum(w), 1 ... times the scalar upstream gradient
+  double p0, p1;  // loss parameters (delta, beta, quantile, eps)
+  uint32_t opts;
+};
+
+// Sum of the 16 virtual lanes by a fixed tree, widened to double.
+template <class T>
+inline double combine_lanes(const T* lanes) {
+  T a[8], b[4];
+  for (int j = 0; j < 8; ++j) a[j] = lanes[j] + lanes[j + 8];
+  for (int j = 0; j < 4; ++j) b[j] = a[j] + a[j + 4];
+  const T c0 = b[0] + b[2];
+  const T c1 = b[1] + b[3];
+  return static_cast<double>(c0 + c1);
+}
+
+// Runs blocks [b0, b1) of `call`; writes partials[b] and returns flags.
+// Defined per SIMD target (elementwise_kernels.cc) and as the scalar twin.
+uint32_t elementwise_blocks_f32(const ElemCall<float>& call, int64_t b0,
+                                int64_t b1, double* partials);
+uint32_t elementwise_blocks_f64(const ElemCall<double>& call, int64_t b0,
+                                int64_t b1, double* partials);
+
+}  // namespace losslab::detail
+
+#endif  // LOSSLAB_SRC_LOSSES_ELEMENTWISE_H_

@@ -1,0 +1,118 @@
+// Per-target compilation of the elementwise loss kernels and the one dispatch
+// point that picks a target (or the scalar twins) at run time.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "src/losses/elementwise_kernels.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+
+#include "hwy/highway.h"
+#include "src/losses/elementwise-inl.h"
+#include "src/losses/regression-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace losslab::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+template <class T>
+HWY_INLINE uint32_t ElementwiseBlocks(const detail::ElemCall<T>& c, int64_t b0,
+                                      int64_t b1, double* partials) {
+  // At most 16 lanes, so 16 is a multiple of the vector length everywhere.
+  const hn::CappedTag<T, detail::kVirtualLanes> d;
+  using D = decltype(d);
+  using detail::ElemLossId;
+  switch (c.loss) {
+    case ElemLossId::kMse:
+      return RunElementwise(d, MseV<D>{}, c, b0, b1, partials);
+    case ElemLossId::kL1:
+      return RunElementwise(d, L1V<D>{}, c, b0, b1, partials);
+    case ElemLossId::kHuber:
+      return RunElementwise(d, HuberV<D>(d, c.p0), c, b0, b1, partials);
+    case ElemLossId::kSmoothL1:
+      return RunElementwise(d, SmoothL1V<D>(d, c.p0), c, b0, b1, partials);
+    case ElemLossId::kQuantile:
+      return RunElementwise(d, QuantileV<D>(d, c.p0), c, b0, b1, partials);
+    case ElemLossId::kLogCosh:
+      return RunElementwise(d, LogCoshV<D>{}, c, b0, b1, partials);
+    case ElemLossId::kPseudoHuber:
+      return RunElementwise(d, PseudoHuberV<D>(d, c.p0), c, b0, b1, partials);
+    case ElemLossId::kPoissonNll:
+      return RunElementwise(
+          d,
+          PoissonNllV<D>(d, (c.opts & detail::kOptLogInput) != 0,
+                         (c.opts & detail::kOptFull) != 0, c.p0),
+          c, b0, b1, partials);
+  }
+  return 0;
+}
+
+uint32_t ElementwiseBlocksF32(const detail::ElemCall<float>& c, int64_t b0,
+                              int64_t b1, double* partials) {
+  return ElementwiseBlocks(c, b0, b1, partials);
+}
+uint32_t ElementwiseBlocksF64(const detail::ElemCall<double>& c, int64_t b0,
+                              int64_t b1, double* partials) {
+  return ElementwiseBlocks(c, b0, b1, partials);
+}
+
+}  // namespace losslab::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+#include "losslab/core/dispatch.h"
+
+namespace losslab::detail {
+
+HWY_EXPORT(ElementwiseBlocksF32);
+HWY_EXPORT(ElementwiseBlocksF64);
+
+namespace {
+
+template <class T>
+uint32_t scalar_blocks(const ElemCall<T>& c, int64_t b0, int64_t b1,
+                       double* partials) {
+  switch (c.loss) {
+    case ElemLossId::kMse:
+      return ref::run_elementwise(ref::Mse<T>{}, c, b0, b1, partials);
+    case ElemLossId::kL1:
+      return ref::run_elementwise(ref::L1<T>{}, c, b0, b1, partials);
+    case ElemLossId::kHuber:
+      return ref::run_elementwise(ref::Huber<T>{T(c.p0), T(0.5 * c.p0)}, c,
+                                  b0, b1, partials);
+    case ElemLossId::kSmoothL1:
+      return ref::run_elementwise(
+          ref::SmoothL1<T>{T(c.p0), T(0.5 * c.p0), T(1) / T(c.p0)}, c, b0, b1,
+          partials);
+    case ElemLossId::kQuantile:
+      return ref::run_elementwise(ref::Quantile<T>{T(c.p0), T(c.p0) - T(1)},
+                                  c, b0, b1, partials);
+    case ElemLossId::kLogCosh:
+      return ref::run_elementwise(ref::LogCosh<T>{}, c, b0, b1, partials);
+    case ElemLossId::kPseudoHuber: {
+      const T delta = T(c.p0);
+      return ref::run_elementwise(ref::PseudoHuber<T>{delta, delta * delta},
+                                  c, b0, b1, partials);
+    }
+    case ElemLossId::kPoissonNll:
+      return ref::run_elementwise(
+          ref::PoissonNll<T>{(c.opts & kOptLogInput) != 0,
+                             (c.opts & kOptFull) != 0, T(c.p0)},
+          c, b0, b1, partials);
+  }
+  return 0;
+}
+
+}  // namespace
+
+uint32_t elementwise_blocks_f32(const ElemCall<float>& c, int64_t b0,
+                                int64_t b1, double* partials) {
+  if (use_scalar_reference()) return scalar_blocks(c, b0, b1, partials);
+  return HWY_DYNAMIC_DISPATCH(ElementwiseBlocksF32)(c, b0, b1, partials);
+}
+
+uint32_t elementwise_blocks_f64(const ElemCall<double>& c, int64_t b0,
+                                int64_t b1, double* partials) {
+  if (use_scalar_reference()) return scalar_blocks(c, b0, b1, partials);
+  return HWY_DYNAMIC_DISPATCH(ElementwiseBlocksF64)(c, b0, b1, partials);
+}
+
+}  // namespace losslab::detail
+#endif  // HWY_ONCE

@@ -1,0 +1,401 @@
+// Regression loss kernels: each SIMD functor sits beside its scalar twin.
+//
+// Both compute, for d = input - target (quantile: e = target - input), the
+// per-element loss l, its derivative g = dl/dinput and, when asked, the
+// second derivative h. The drivers in elementwise-inl.h apply weights, the
+// reduction scale and the upstream gradient. Formulas, sources and the kink
+// conventions are in docs/losses.md; the kernels only say why they are written
+// the way they are.
+//
+// Rule for bitwise equality across targets: the scalar twin performs the same
+// IEEE operations in the same order as the SIMD functor (no FMA: the library
+// is built with -ffp-contract=off). Losses that call exp/log (log-cosh,
+// Poisson) agree within a few ULP instead, since the vector exp/log1p are
+// polynomials and the twins call std::.
+
+// ---------------------------------------------------------------------------
+// Scalar twins: compiled once.
+#ifndef LOSSLAB_SRC_LOSSES_REGRESSION_INL_H_SCALAR_
+#define LOSSLAB_SRC_LOSSES_REGRESSION_INL_H_SCALAR_
+
+#include <cmath>
+#include <numbers>
+
+#include "src/losses/elementwise.h"
+
+namespace losslab::detail::ref {
+
+// sign(d) with sign(0) = 0: the subgradient PyTorch's l1_loss uses at 0.
+template <class T>
+inline T sign0(T d) {
+  return d != T(0) ? std::copysign(T(1), d) : T(0);
+}
+
+template <class T>
+struct Mse {
+  static constexpr bool kHasDomain = false;
+  // l = d^2, g = 2d, h = 2
+  void operator()(T x, T y, T& l, T& g, T& h, bool want_h) const {
+    const T d = x - y;
+    l = d * d;
+    g = T(2) * d;
+    if (want_h) h = T(2);
+  }
+};
+
+template <class T>
+struct L1 {
+  static constexpr bool kHasDomain = false;
+  // l = |d|, g = sign(d) (0 at d = 0), h = 0
+  void operator()(T x, T y, T& l, T& g, T& h, bool want_h) const {
+    const T d = x - y;
+    l = std::abs(d);
+    g = sign0(d);
+    if (want_h) h = T(0);
+  }
+};
+
+template <class T>
+struct Huber {
+  static constexpr bool kHasDomain = false;
+  T delta, half_delta;
+  // |d| < delta: l = 0.5 d^2, g = d, h = 1
+  // else:        l = delta (|d| - 0.5 delta), g = delta sign(d), h = 0
+  void operator()(T x, T y, T& l, T& g, T& h, bool want_h) const {
+    const T d = x - y;
+    const T a = std::abs(d);
+    const bool in = a < delta;
+    l = in ? (T(0.5) * a) * a : delta * (a - half_delta);
+    g = std::fmin(std::fmax(d, -delta), delta);
+    if (want_h) h = in ? T(1) : T(0);
+  }
+};
+
+template <class T>
+struct SmoothL1 {
+  static constexpr bool kHasDomain = false;
+  T beta, half_beta, inv_beta;
+  // |d| < beta: l = 0.5 d^2 / beta, g = d / beta, h = 1 / beta
+  // else:       l = |d| - 0.5 beta,  g = sign(d),  h = 0
+  void operator()(T x, T y, T& l, T& g, T& h, bool want_h) const {
+    const T d = x - y;
+    const T a = std::abs(d);
+    const bool in = a < beta;
+    l = in ? ((T(0.5) * a) * a) / beta : a - half_beta;
+    g = in ? d / beta : std::copysign(T(1), d);
+    if (want_h) h = in ? inv_beta : T(0);
+  }
+};
+
+template <class T>
+struct Quantile {
+  static constexpr bool kHasDomain = false;
+  T tau, tau_m1;  // tau and tau - 1
+  // e = target - input; l = max(tau e, (tau - 1) e)
+  // g = -tau (e > 0), 1 - tau (e < 0), 0 (e = 0); h = 0
+  void operator()(T x, T y, T& l, T& g, T& h, bool want_h) const {
+    const T e = y - x;
+    l = e >= T(0) ? tau * e : tau_m1 * e;
+    g = e > T(0) ? -tau : (e < T(0) ? -tau_m1 : T(0));
+    if (want_h) h = T(0);
+  }
+};
+
+template <class T>
+struct LogCosh {
+  static constexpr bool kHasDomain = false;
+  // l = log cosh d, g = tanh d, h = sech^2 d. With a = |d| and
+  // t = expm1(-2a): tanh a = -t / (2 + t), accurate for small a.
+  // a < 1: l = -0.5 log1p(-tanh^2 a)     (no cancellation near 0)
+  // else:  l = a - log 2 + log1p(exp(-2a)) (the stable form)
+  // h = 4 e / (1 + e)^2 with e = exp(-2a), accurate for large a.
+  void operator()(T x, T y, T& l, T& g, T& h, bool want_h) const {
+    const T d = x - y;
+    const T a = std::abs(d);
+    const T t = std::expm1(T(-2) * a);
+    const T th = -t / (T(2) + t);
+    const bool small = a < T(1);
+    const T lg = std::log1p(small ? -(th * th) : T(1) + t);
+    l = small ? T(-0.5) * lg : (a - std::numbers::ln2_v<T>) + lg;
+    g = std::copysign(th, d);
+    if (want_h) {
+      const T e = std::exp(T(-2) * a);
+      const T ope = T(1) + e;
+      h = (T(4) * e) / (ope * ope);
+    }
+  }
+};
+
+template <class T>
+struct PseudoHuber {
+  static constexpr bool kHasDomain = false;
+  T delta, delta2;
+  // r = d / delta, l = delta^2 (sqrt(1 + r^2) - 1), g = d / sqrt(1 + r^2),
+  // h = (1 + r^2)^(-3/2). With a = |r| and m = min(a, 1/a), q = 1 + m^2,
+  // s = sqrt(q), every form stays finite and free of cancellation:
+  //   a <= 1: l = delta^2 a^2 / (1 + s), g = delta sign m / s, h = 1 / (q s)
+  //   a > 1:  l = delta^2 (a s - 1),     g = delta sign / s,   h = m^3 / (q s)
+  void operator()(T x, T y, T& l, T& g, T& h, bool want_h) const {
+    const T d = x - y;
+    const T a = std::abs(d / delta);
+    const bool small = a <= T(1);
+    const T m = small ? a : T(1) / a;
+    const T q = T(1) + m * m;
+    const T s = std::sqrt(q);
+    l = small ? (delta2 * (m * m)) / (T(1) + s) : delta2 * (a * s - T(1));
+    g = std::copysign(delta * ((small ? m : T(1)) / s), d);
+    if (want_h) h = (small ? T(1) : (m * m) * m) / (q * s);
+  }
+};
+
+template <class T>
+struct PoissonNll {
+  static constexpr bool kHasDomain = true;
+  bool log_input, full;
+  T eps;
+  // log_input: l = exp(x) - y x,          g = exp(x) - y,     h = exp(x)
+  // else:      l = x - y log(x + eps),    g = 1 - y/(x+eps),  h = y/(x+eps)^2
+  // full adds Stirling's y log y - y + 0.5 log(2 pi y) where y > 1.
+  void operator()(T x, T y, T& l, T& g, T& h, bool want_h) const {
+    if (log_input) {
+      const T ex = std::exp(x);
+      l = ex - y * x;
+      g = ex - y;
+      if (want_h) h = ex;
+    } else {
+      const T xe = x + eps;
+      l = x - y * std::log(xe);
+      g = T(1) - y / xe;
+      if (want_h) h = y / (xe * xe);
+    }
+    if (full) {
+      // Same operations as the SIMD functor: add 0 where y <= 1.
+      const bool big = y > T(1);
+      const T ys = big ? y : T(1);
+      const T st = (ys * std::log(ys) - ys) +
+                   T(0.5) * std::log(T(2) * std::numbers::pi_v<T> * ys);
+      l = l + (big ? st : T(0));
+    }
+  }
+  bool domain_bad(T x) const { return !log_input && x < T(0); }
+};
+
+}  // namespace losslab::detail::ref
+
+#endif  // LOSSLAB_SRC_LOSSES_REGRESSION_INL_H_SCALAR_
+
+// ---------------------------------------------------------------------------
+// SIMD functors: compiled once per target.
+#if defined(LOSSLAB_SRC_LOSSES_REGRESSION_INL_H_TARGET_) == \
+    defined(HWY_TARGET_TOGGLE)
+#ifdef LOSSLAB_SRC_LOSSES_REGRESSION_INL_H_TARGET_
+#undef LOSSLAB_SRC_LOSSES_REGRESSION_INL_H_TARGET_
+#else
+#define LOSSLAB_SRC_LOSSES_REGRESSION_INL_H_TARGET_
+#endif
+
+#include "hwy/contrib/math/math-inl.h"
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace losslab::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// sign(d) with sign(0) = 0, as ref::sign0.
+template <class D, class V>
+HWY_INLINE V Sign0(D d, V v) {
+  return hn::IfThenElseZero(hn::Ne(v, hn::Zero(d)),
+                            hn::CopySign(hn::Set(d, 1), v));
+}
+
+template <class D>
+struct MseV {
+  static constexpr bool kHasDomain = false;
+  using V = hn::Vec<D>;
+  HWY_INLINE void operator()(D d, V x, V y, V& l, V& g, V& h,
+                             bool want_h) const {
+    const V dv = hn::Sub(x, y);
+    l = hn::Mul(dv, dv);
+    g = hn::Mul(hn::Set(d, 2), dv);
+    if (want_h) h = hn::Set(d, 2);
+  }
+};
+
+template <class D>
+struct L1V {
+  static constexpr bool kHasDomain = false;
+  using V = hn::Vec<D>;
+  HWY_INLINE void operator()(D d, V x, V y, V& l, V& g, V& h,
+                             bool want_h) const {
+    const V dv = hn::Sub(x, y);
+    l = hn::Abs(dv);
+    g = Sign0(d, dv);
+    if (want_h) h = hn::Zero(d);
+  }
+};
+
+template <class D>
+struct HuberV {
+  static constexpr bool kHasDomain = false;
+  using V = hn::Vec<D>;
+  V delta, neg_delta, half_delta;
+  HuberV(D d, double dl)
+      : delta(hn::Set(d, hn::TFromD<D>(dl))),
+        neg_delta(hn::Neg(delta)),
+        half_delta(hn::Set(d, hn::TFromD<D>(0.5 * dl))) {}
+  HWY_INLINE void operator()(D d, V x, V y, V& l, V& g, V& h,
+                             bool want_h) const {
+    const V dv = hn::Sub(x, y);
+    const V a = hn::Abs(dv);
+    const auto in = hn::Lt(a, delta);
+    l = hn::IfThenElse(in, hn::Mul(hn::Mul(hn::Set(d, 0.5), a), a),
+                       hn::Mul(delta, hn::Sub(a, half_delta)));
+    g = hn::Min(hn::Max(dv, neg_delta), delta);
+    if (want_h) h = hn::IfThenElseZero(in, hn::Set(d, 1));
+  }
+};
+
+template <class D>
+struct SmoothL1V {
+  static constexpr bool kHasDomain = false;
+  using V = hn::Vec<D>;
+  V beta, half_beta, inv_beta;
+  SmoothL1V(D d, double b)
+      : beta(hn::Set(d, hn::TFromD<D>(b))),
+        half_beta(hn::Set(d, hn::TFromD<D>(0.5 * b))),
+        inv_beta(hn::Set(d, hn::TFromD<D>(1) / hn::TFromD<D>(b))) {}
+  HWY_INLINE void operator()(D d, V x, V y, V& l, V& g, V& h,
+                             bool want_h) const {
+    const V dv = hn::Sub(x, y);
+    const V a = hn::Abs(dv);
+    const auto in = hn::Lt(a, beta);
+    l = hn::IfThenElse(in,
+                       hn::Div(hn::Mul(hn::Mul(hn::Set(d, 0.5), a), a), beta),
+                       hn::Sub(a, half_beta));
+    g = hn::IfThenElse(in, hn::Div(dv, beta), hn::CopySign(hn::Set(d, 1), dv));
+    if (want_h) h = hn::IfThenElseZero(in, inv_beta);
+  }
+};
+
+template <class D>
+struct QuantileV {
+  static constexpr bool kHasDomain = false;
+  using V = hn::Vec<D>;
+  V tau, tau_m1, neg_tau, neg_tau_m1;
+  QuantileV(D d, double t)
+      : tau(hn::Set(d, hn::TFromD<D>(t))),
+        tau_m1(hn::Set(d, hn::TFromD<D>(t) - hn::TFromD<D>(1))),
+        neg_tau(hn::Neg(tau)),
+        neg_tau_m1(hn::Neg(tau_m1)) {}
+  HWY_INLINE void operator()(D d, V x, V y, V& l, V& g, V& h,
+                             bool want_h) const {
+    const V e = hn::Sub(y, x);
+    const V zero = hn::Zero(d);
+    l = hn::IfThenElse(hn::Ge(e, zero), hn::Mul(tau, e), hn::Mul(tau_m1, e));
+    g = hn::IfThenElse(hn::Gt(e, zero), neg_tau,
+                       hn::IfThenElseZero(hn::Lt(e, zero), neg_tau_m1));
+    if (want_h) h = zero;
+  }
+};
+
+template <class D>
+struct LogCoshV {
+  static constexpr bool kHasDomain = false;
+  using V = hn::Vec<D>;
+  using T = hn::TFromD<D>;
+  HWY_INLINE void operator()(D d, V x, V y, V& l, V& g, V& h,
+                             bool want_h) const {
+    const V one = hn::Set(d, 1);
+    const V dv = hn::Sub(x, y);
+    const V a = hn::Abs(dv);
+    const V m2a = hn::Mul(hn::Set(d, -2), a);
+    const V t = hn::Expm1(d, m2a);
+    const V th = hn::Div(hn::Neg(t), hn::Add(hn::Set(d, 2), t));
+    const auto small = hn::Lt(a, one);
+    const V lg = hn::Log1p(
+        d, hn::IfThenElse(small, hn::Neg(hn::Mul(th, th)), hn::Add(one, t)));
+    l = hn::IfThenElse(
+        small, hn::Mul(hn::Set(d, -0.5), lg),
+        hn::Add(hn::Sub(a, hn::Set(d, std::numbers::ln2_v<T>)), lg));
+    g = hn::CopySign(th, dv);
+    if (want_h) {
+      const V e = hn::Exp(d, m2a);
+      const V ope = hn::Add(one, e);
+      h = hn::Div(hn::Mul(hn::Set(d, 4), e), hn::Mul(ope, ope));
+    }
+  }
+};
+
+template <class D>
+struct PseudoHuberV {
+  static constexpr bool kHasDomain = false;
+  using V = hn::Vec<D>;
+  V delta, delta2;
+  PseudoHuberV(D d, double dl)
+      : delta(hn::Set(d, hn::TFromD<D>(dl))),
+        delta2(hn::Mul(delta, delta)) {}
+  HWY_INLINE void operator()(D d, V x, V y, V& l, V& g, V& h,
+                             bool want_h) const {
+    const V one = hn::Set(d, 1);
+    const V dv = hn::Sub(x, y);
+    const V a = hn::Abs(hn::Div(dv, delta));
+    const auto small = hn::Le(a, one);
+    const V m = hn::IfThenElse(small, a, hn::Div(one, a));
+    const V m2 = hn::Mul(m, m);
+    const V q = hn::Add(one, m2);
+    const V s = hn::Sqrt(q);
+    l = hn::IfThenElse(small, hn::Div(hn::Mul(delta2, m2), hn::Add(one, s)),
+                       hn::Mul(delta2, hn::Sub(hn::Mul(a, s), one)));
+    g = hn::CopySign(
+        hn::Mul(delta, hn::Div(hn::IfThenElse(small, m, one), s)), dv);
+    if (want_h) {
+      h = hn::Div(hn::IfThenElse(small, one, hn::Mul(m2, m)), hn::Mul(q, s));
+    }
+  }
+};
+
+template <class D>
+struct PoissonNllV {
+  static constexpr bool kHasDomain = true;
+  using V = hn::Vec<D>;
+  using T = hn::TFromD<D>;
+  bool log_input, full;
+  V eps;
+  PoissonNllV(D d, bool li, bool fu, double e)
+      : log_input(li), full(fu), eps(hn::Set(d, T(e))) {}
+  HWY_INLINE void operator()(D d, V x, V y, V& l, V& g, V& h,
+                             bool want_h) const {
+    const V one = hn::Set(d, 1);
+    if (log_input) {
+      const V ex = hn::Exp(d, x);
+      l = hn::Sub(ex, hn::Mul(y, x));
+      g = hn::Sub(ex, y);
+      if (want_h) h = ex;
+    } else {
+      const V xe = hn::Add(x, eps);
+      l = hn::Sub(x, hn::Mul(y, hn::Log(d, xe)));
+      g = hn::Sub(one, hn::Div(y, xe));
+      if (want_h) h = hn::Div(y, hn::Mul(xe, xe));
+    }
+    if (full) {
+      const auto big = hn::Gt(y, one);
+      // log() of y <= 1 lanes is discarded; feed 1 so no NaN is computed.
+      const V ys = hn::IfThenElse(big, y, one);
+      const V st = hn::Add(
+          hn::Sub(hn::Mul(ys, hn::Log(d, ys)), ys),
+          hn::Mul(hn::Set(d, 0.5),
+                  hn::Log(d, hn::Mul(hn::Set(d, T(2) * std::numbers::pi_v<T>),
+                                     ys))));
+      l = hn::Add(l, hn::IfThenElseZero(big, st));
+    }
+  }
+  HWY_INLINE hn::Mask<D> DomainBad(D d, V x) const {
+    if (log_input) return hn::FirstN(d, 0);
+    return hn::Lt(x, hn::Zero(d));
+  }
+};
+
+}  // namespace losslab::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#endif  // per-target include guard

@@ -1,0 +1,92 @@
+// Shared test helpers: a central-difference gradient checker in double
+// precision, a sweep over sizes that hit every tail and block boundary, and
+// guards that select a SIMD target or a thread count for one scope.
+#ifndef LOSSLAB_TESTS_CPP_TESTING_H_
+#define LOSSLAB_TESTS_CPP_TESTING_H_
+
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "losslab/core/dispatch.h"
+#include "losslab/core/parallel.h"
+
+namespace losslab::testing {
+
+// ||a - b|| / ||a + b|| (0 when both are 0): the scale-free gradient error.
+inline double rel_error(const std::vector<double>& a,
+                        const std::vector<double>& b) {
+  double num = 0.0, den = 0.0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    num += (a[i] - b[i]) * (a[i] - b[i]);
+    den += (a[i] + b[i]) * (a[i] + b[i]);
+  }
+  return den == 0.0 ? std::sqrt(num) : std::sqrt(num) / std::sqrt(den);
+}
+
+// Central differences (f(x + h e_i) - f(x - h e_i)) / 2h in double.
+inline std::vector<double> numeric_gradient(
+    const std::function<double(const std::vector<double>&)>& f,
+    std::vector<double> x, double h = 1e-6) {
+  std::vector<double> g(x.size());
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double xi = x[i];
+    x[i] = xi + h;
+    const double fp = f(x);
+    x[i] = xi - h;
+    const double fm = f(x);
+    x[i] = xi;
+    g[i] = (fp - fm) / (2.0 * h);
+  }
+  return g;
+}
+
+// Sizes around the vector widths (4, 8, 16 lanes), the 16-lane group and the
+// 2048-element block, plus one large size that spans many blocks.
+inline std::vector<int64_t> sweep_sizes() {
+  return {1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 2047, 2048, 2049, 100003};
+}
+
+template <class T>
+std::vector<T> random_vector(int64_t n, uint32_t seed, double lo = -3.0,
+                             double hi = 3.0) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> dist(lo, hi);
+  std::vector<T> v(static_cast<size_t>(n));
+  for (auto& x : v) x = T(dist(rng));
+  return v;
+}
+
+// Every target this machine can run, scalar reference last.
+inline std::vector<std::string> all_targets() {
+  return available_simd_targets();
+}
+
+class ScopedTarget {
+ public:
+  explicit ScopedTarget(const std::string& name) : saved_(simd_target()) {
+    set_simd_target(name);
+  }
+  ~ScopedTarget() { set_simd_target("auto"); }
+
+ private:
+  std::string saved_;
+};
+
+class ScopedThreads {
+ public:
+  explicit ScopedThreads(int n) : saved_(get_num_threads()) {
+    set_num_threads(n);
+  }
+  ~ScopedThreads() { set_num_threads(saved_); }
+
+ private:
+  int saved_;
+};
+
+}  // namespace losslab::testing
+
+#endif  // LOSSLAB_TESTS_CPP_TESTING_H_
