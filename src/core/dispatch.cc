@@ -35,6 +35,14 @@ int64_t current_best() {
   return t & -t;
 }
 
+// Highway's own one-lane target is also called "Scalar"; it is a SIMD-code
+// target, so it is listed as "hwy_scalar" to keep "scalar" for the reference
+// kernels.
+std::string target_name(int64_t bit) {
+  const std::string n = lower(hwy::TargetName(bit));
+  return n == "scalar" ? "hwy_scalar" : n;
+}
+
 std::atomic<bool> g_scalar{false};
 std::mutex g_mu;
 std::once_flag g_env_once;
@@ -53,7 +61,7 @@ void apply(const std::string& name) {
   hwy::SetSupportedTargetsForTest(0);
   for (int64_t t = compiled_and_supported(); t != 0; t &= t - 1) {
     const int64_t bit = t & -t;
-    if (lower(hwy::TargetName(bit)) == name) {
+    if (target_name(bit) == name) {
       hwy::SetSupportedTargetsForTest(bit);
       g_scalar = false;
       return;
@@ -86,7 +94,7 @@ void init_from_env() {
 std::vector<std::string> available_simd_targets() {
   std::vector<std::string> out;
   for (int64_t t = compiled_and_supported(); t != 0; t &= t - 1) {
-    out.push_back(lower(hwy::TargetName(t & -t)));
+    out.push_back(target_name(t & -t));
   }
   out.push_back("scalar");
   return out;
@@ -96,7 +104,7 @@ std::string simd_target() {
   init_from_env();
   if (g_scalar) return "scalar";
   const int64_t t = current_best();
-  return t ? lower(hwy::TargetName(t)) : "scalar";
+  return t ? target_name(t) : "scalar";
 }
 
 void set_simd_target(const std::string& name) {

@@ -1,0 +1,217 @@
+#include "arrays.h"
+
+#include <nanobind/stl/string.h>
+
+#include <cstring>
+#include <string>
+
+#include "losslab/core/error.h"
+
+namespace losslab::python {
+namespace {
+
+DType to_dtype(nb::dlpack::dtype t) {
+  using C = nb::dlpack::dtype_code;
+  const auto code = C(t.code);
+  if (t.lanes != 1) return DType::kUnknown;
+  switch (code) {
+    case C::Float:
+      if (t.bits == 32) return DType::kFloat32;
+      if (t.bits == 64) return DType::kFloat64;
+      if (t.bits == 16) return DType::kFloat16;
+      break;
+    case C::Bfloat:
+      if (t.bits == 16) return DType::kBFloat16;
+      break;
+    case C::Int:
+      if (t.bits == 8) return DType::kInt8;
+      if (t.bits == 16) return DType::kInt16;
+      if (t.bits == 32) return DType::kInt32;
+      if (t.bits == 64) return DType::kInt64;
+      break;
+    case C::UInt:
+      if (t.bits == 8) return DType::kUInt8;
+      if (t.bits == 16) return DType::kUInt16;
+      if (t.bits == 32) return DType::kUInt32;
+      if (t.bits == 64) return DType::kUInt64;
+      break;
+    case C::Bool:
+      return DType::kBool;
+    case C::Complex:
+      return t.bits == 64 ? DType::kComplex64 : DType::kComplex128;
+    default:
+      break;
+  }
+  return DType::kUnknown;
+}
+
+nb::dlpack::dtype to_dlpack(DType d) {
+  switch (d) {
+    case DType::kFloat32: return nb::dtype<float>();
+    case DType::kFloat64: return nb::dtype<double>();
+    case DType::kInt64: return nb::dtype<int64_t>();
+    case DType::kInt32: return nb::dtype<int32_t>();
+    case DType::kBool: return nb::dtype<bool>();
+    default: break;
+  }
+  throw_type_error("losslab: cannot allocate an array of dtype " +
+                   std::string(dtype_name(d)));
+}
+
+template <class A>
+void fill_shape(const A& a, Shape& shape, Shape& strides) {
+  bool contiguous = true;
+  int64_t expect = 1;
+  for (size_t i = a.ndim(); i-- > 0;) {
+    if (a.shape(i) != 1 && a.stride(i) != expect) contiguous = false;
+    expect *= int64_t(a.shape(i));
+  }
+  for (size_t i = 0; i < a.ndim(); ++i) shape.push_back(int64_t(a.shape(i)));
+  if (!contiguous) {
+    for (size_t i = 0; i < a.ndim(); ++i) strides.push_back(a.stride(i));
+  }
+}
+
+std::string py_type_name(nb::handle h) {
+  return nb::cast<std::string>(nb::str(h.type().attr("__name__")));
+}
+
+void check_device(std::string_view fn, std::string_view arg, int device) {
+  if (device == nb::device::cpu::value) return;
+  throw_type_error(std::string(fn) + ": " + std::string(arg) +
+                   " is not on the CPU; losslab computes on the CPU: pass "
+                   "tensor.cpu() (or a NumPy array)");
+}
+
+}  // namespace
+
+Input to_input(std::string_view fn, std::string_view arg, nb::handle h) {
+  Input in;
+  if (h.is_none()) return in;
+  if (!nb::try_cast(h, in.array, false)) {
+    nb::object np = nb::module_::import_("numpy");
+    try {
+      in.converted = np.attr("asarray")(h);
+    } catch (nb::python_error&) {
+      throw_type_error(std::string(fn) + ": " + std::string(arg) +
+                       " must be an array (NumPy, or a tensor with DLPack); "
+                       "got " + py_type_name(h));
+    }
+    if (!nb::try_cast(in.converted, in.array, false)) {
+      throw_type_error(std::string(fn) + ": " + std::string(arg) +
+                       " must be a numeric array; got " + py_type_name(h) +
+                       " (detach torch tensors that require grad, or use "
+                       "losslab.torch)");
+    }
+  }
+  check_device(fn, arg, in.array.device_type());
+  in.view.data = in.array.data();
+  in.view.dtype = to_dtype(in.array.dtype());
+  fill_shape(in.array, in.view.shape, in.view.strides);
+  if (in.view.dtype == DType::kUnknown) {
+    throw_type_error(std::string(fn) + ": " + std::string(arg) +
+                     " has an unsupported dtype; expected float32 or float64");
+  }
+  return in;
+}
+
+Output to_output(std::string_view fn, std::string_view arg, nb::handle h) {
+  Output o;
+  if (h.is_none()) return o;
+  if (!nb::try_cast(h, o.array, false)) {
+    throw_type_error(std::string(fn) + ": " + std::string(arg) +
+                     " must be a writable array (e.g. numpy.empty_like("
+                     "input)); got " + py_type_name(h));
+  }
+  check_device(fn, arg, o.array.device_type());
+  o.object = nb::borrow(h);
+  o.view.data = o.array.data();
+  o.view.dtype = to_dtype(o.array.dtype());
+  fill_shape(o.array, o.view.shape, o.view.strides);
+  return o;
+}
+
+nb::object new_array(const Shape& shape, DType dtype, void** data) {
+  const size_t n = size_t(shape.numel());
+  const size_t bytes = (n ? n : 1) * dtype_size(dtype);
+  void* p = ::operator new(bytes);
+  nb::capsule owner(p, [](void* q) noexcept { ::operator delete(q); });
+  size_t dims[kMaxDims];
+  for (int i = 0; i < shape.ndim(); ++i) dims[i] = size_t(shape[i]);
+  nb::ndarray<nb::numpy> arr(p, size_t(shape.ndim()), dims, owner, nullptr,
+                             to_dlpack(dtype));
+  *data = p;
+  return nb::cast(arr);
+}
+
+nb::object call_loss(std::string_view fn, nb::handle input, nb::handle target,
+                     const CommonArgs& c, bool has_hess, const LossFn& loss) {
+  const Input x = to_input(fn, "input", input);
+  const Input y = to_input(fn, "target", target);
+  const Input w = to_input(fn, "weight", c.weight);
+  if (!x.view.present()) {
+    throw_type_error(std::string(fn) + ": input must be an array, not None");
+  }
+  if (!y.view.present()) {
+    throw_type_error(std::string(fn) + ": target must be an array, not None");
+  }
+  CallArgs args{w.view, parse_reduction(c.reduction, fn),
+                parse_nan_policy(c.nan_policy, fn)};
+  if (c.return_hess && !has_hess) {
+    throw_value_error(std::string(fn) +
+                      ": return_hess=True is only available for elementwise "
+                      "losses");
+  }
+  const bool want_grad = c.return_grad || c.return_hess;
+  LossOutputs outs;
+
+  // Upstream gradient: a number for mean/sum, an array for none.
+  Input go;
+  if (!c.grad_output.is_none()) {
+    if (PyFloat_Check(c.grad_output.ptr()) || PyLong_Check(c.grad_output.ptr())) {
+      outs.grad_output = nb::cast<double>(c.grad_output);
+    } else {
+      go = to_input(fn, "grad_output", c.grad_output);
+      if (go.view.shape.ndim() == 0) {
+        outs.grad_output = nb::cast<double>(nb::float_(c.grad_output));
+      } else {
+        outs.grad_output_elementwise = go.view;
+      }
+    }
+  }
+
+  // Outputs: the caller's arrays, or new NumPy arrays.
+  const Output out_arg = to_output(fn, "out", c.out);
+  const Output grad_arg = to_output(fn, "grad_out", c.grad_out);
+  const Output hess_arg = to_output(fn, "hess_out", c.hess_out);
+  const DType dt = x.view.dtype;
+  const bool typed = dt == DType::kFloat32 || dt == DType::kFloat64;
+  nb::object out_obj, grad_obj, hess_obj;
+  auto prepare = [&](const Output& given, bool wanted, nb::object& obj,
+                     MutableView& mv) {
+    if (given.view.present()) {
+      obj = given.object;
+      mv = given.view;
+    } else if (wanted && typed) {
+      void* p;
+      obj = new_array(x.view.shape, dt, &p);
+      mv = MutableView{p, dt, x.view.shape, {}};
+    }
+  };
+  prepare(out_arg, args.reduction == Reduction::kNone, out_obj, outs.out);
+  prepare(grad_arg, want_grad, grad_obj, outs.grad_out);
+  prepare(hess_arg, c.return_hess, hess_obj, outs.hess_out);
+
+  double value;
+  {
+    nb::gil_scoped_release release;
+    value = loss(x.view, y.view, args, outs);
+  }
+  nb::object loss_obj =
+      args.reduction == Reduction::kNone ? out_obj : nb::float_(value);
+  if (c.return_hess) return nb::make_tuple(loss_obj, grad_obj, hess_obj);
+  if (c.return_grad) return nb::make_tuple(loss_obj, grad_obj);
+  return loss_obj;
+}
+
+}  // namespace losslab::python
