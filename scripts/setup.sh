@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Installs everything losslab needs on a Debian machine, and only what is
+# missing: system packages with apt-get, Python packages into ./.venv.
+#   scripts/setup.sh          build + demo dependencies
+#   scripts/setup.sh --test   also the test oracles (PyTorch 2.13 CPU,
+#                             scikit-learn, hypothesis, pytest)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=base
+[[ "${1:-}" == "--test" ]] && mode=test
+
+as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
+
+# --- system packages -------------------------------------------------------
+apt_pkgs=(libhwy-dev libgtest-dev libgmock-dev libbenchmark-dev libeigen3-dev
+          pkg-config)
+missing=()
+for p in "${apt_pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+    missing+=("$p")
+done
+# Tools may come from elsewhere (pip's cmake, pyenv's python): check commands.
+command -v g++ >/dev/null || missing+=(g++)
+command -v make >/dev/null || missing+=(make)
+command -v ninja >/dev/null || missing+=(ninja-build)
+command -v clang-format >/dev/null || missing+=(clang-format)
+if ! command -v cmake >/dev/null ||
+   ! cmake --version | awk 'NR==1{split($3,v,"."); exit !(v[1]>3 || (v[1]==3 && v[2]>=24))}'; then
+  missing+=(cmake)
+fi
+if ! command -v python3 >/dev/null; then
+  missing+=(python3 python3-dev python3-venv)
+else
+  python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+  python3 - <<'PY' 2>/dev/null || missing+=(python3-dev)
+import os, sysconfig
+assert os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h"))
+PY
+fi
+if ((${#missing[@]})); then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get update -qq
+  as_root apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# --- Python virtual environment --------------------------------------------
+[[ -x .venv/bin/python ]] || python3 -m venv .venv
+build_deps=("numpy>=1.23" "scikit-build-core>=0.10" "nanobind>=2.4")
+# torch==2.13.0 is the oracle and benchmark baseline, never a runtime
+# dependency of losslab.
+test_deps=("pytest>=7" "scikit-learn>=1.3" "hypothesis>=6" "torch==2.13.0")
+deps=("${build_deps[@]}")
+[[ $mode == test ]] && deps+=("${test_deps[@]}")
+stamp=".venv/.losslab-$mode-$(printf '%s\n' "${deps[@]}" | sha1sum | cut -c1-12)"
+if [[ ! -f $stamp ]]; then
+  echo "setup: installing Python packages into .venv: ${deps[*]}"
+  .venv/bin/python -m pip install -q --disable-pip-version-check "${deps[@]}"
+  touch "$stamp"
+fi
