@@ -49,10 +49,9 @@ Prepared prepare(std::string_view fn, std::string_view a_name, const View& a,
     p.w = as_doubles(fn, "sample_weight", o.sample_weight);
     for (size_t i = 0; i < p.w.size(); ++i) {
       if (!(p.w[i] >= 0.0 && std::isfinite(p.w[i]))) {
-        throw_value_error(std::string(fn) +
-                          ": sample_weight must be finite and >= 0; got " +
-                          detail::value_str(p.w[i]) + " at index " +
-                          std::to_string(i));
+        throw_value_error(
+            std::string(fn) + ": sample_weight must be finite and >= 0; got " +
+            detail::value_str(p.w[i]) + " at index " + std::to_string(i));
       }
     }
   } else {
@@ -61,8 +60,8 @@ Prepared prepare(std::string_view fn, std::string_view a_name, const View& a,
   return p;
 }
 
-double weighted_mean(const std::vector<double>& v,
-                     const std::vector<double>& w, std::string_view fn) {
+double weighted_mean(const std::vector<double>& v, const std::vector<double>& w,
+                     std::string_view fn) {
   double s = 0.0, sw = 0.0;
   for (size_t i = 0; i < v.size(); ++i) {
     s += w[i] * v[i];
@@ -111,10 +110,11 @@ double r2_score(View pred, View target, const RegressionMetricOptions& o) {
 
 double quantile_coverage(View lower, View upper, View target,
                          const RegressionMetricOptions& o) {
-  detail::require_same_shape("quantile_coverage", "upper", upper.shape,
-                             "lower", lower.shape);
+  detail::require_same_shape("quantile_coverage", "upper", upper.shape, "lower",
+                             lower.shape);
   Prepared p = prepare("quantile_coverage", "lower", lower, target, o);
-  const std::vector<double> up = as_doubles("quantile_coverage", "upper", upper);
+  const std::vector<double> up =
+      as_doubles("quantile_coverage", "upper", upper);
   std::vector<double> in(p.t.size());
   for (size_t i = 0; i < in.size(); ++i) {
     in[i] = (p.a[i] <= p.t[i] && p.t[i] <= up[i]) ? 1.0 : 0.0;

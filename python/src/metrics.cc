@@ -1,8 +1,9 @@
 // Python bindings of the metrics (losslab/metrics.h).
+#include "losslab/metrics.h"
+
 #include <nanobind/nanobind.h>
 
 #include "arrays.h"
-#include "losslab/metrics.h"
 
 namespace losslab::python {
 

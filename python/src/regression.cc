@@ -1,4 +1,6 @@
 // Python bindings of the regression losses (losslab/losses/regression.h).
+#include "losslab/losses/regression.h"
+
 #include <nanobind/nanobind.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
@@ -7,7 +9,6 @@
 
 #include "arrays.h"
 #include "losslab/core/error.h"
-#include "losslab/losses/regression.h"
 
 namespace losslab::python {
 
@@ -62,8 +63,9 @@ void bind_regression(nb::module_& m) {
       "mse_loss",
       [](nb::handle input, nb::handle target, LOSSLAB_PY_COMMON_PARAMS) {
         return call_loss("mse_loss", input, target, LOSSLAB_PY_COMMON_VALUES,
-                         true, [&](const View& x, const View& y,
-                                   const CallArgs& a, const LossOutputs& o) {
+                         true,
+                         [&](const View& x, const View& y, const CallArgs& a,
+                             const LossOutputs& o) {
                            return mse_loss(x, y,
                                            {.weight = a.weight,
                                             .reduction = a.reduction,
@@ -81,8 +83,9 @@ void bind_regression(nb::module_& m) {
       "l1_loss",
       [](nb::handle input, nb::handle target, LOSSLAB_PY_COMMON_PARAMS) {
         return call_loss("l1_loss", input, target, LOSSLAB_PY_COMMON_VALUES,
-                         true, [&](const View& x, const View& y,
-                                   const CallArgs& a, const LossOutputs& o) {
+                         true,
+                         [&](const View& x, const View& y, const CallArgs& a,
+                             const LossOutputs& o) {
                            return l1_loss(x, y,
                                           {.weight = a.weight,
                                            .reduction = a.reduction,
@@ -101,8 +104,9 @@ void bind_regression(nb::module_& m) {
       [](nb::handle input, nb::handle target, double delta,
          LOSSLAB_PY_COMMON_PARAMS) {
         return call_loss("huber_loss", input, target, LOSSLAB_PY_COMMON_VALUES,
-                         true, [&](const View& x, const View& y,
-                                   const CallArgs& a, const LossOutputs& o) {
+                         true,
+                         [&](const View& x, const View& y, const CallArgs& a,
+                             const LossOutputs& o) {
                            return huber_loss(x, y,
                                              {.delta = delta,
                                               .weight = a.weight,
@@ -122,20 +126,20 @@ void bind_regression(nb::module_& m) {
       "smooth_l1_loss",
       [](nb::handle input, nb::handle target, double beta,
          LOSSLAB_PY_COMMON_PARAMS) {
-        return call_loss(
-            "smooth_l1_loss", input, target, LOSSLAB_PY_COMMON_VALUES, true,
-            [&](const View& x, const View& y, const CallArgs& a,
-                const LossOutputs& o) {
-              return smooth_l1_loss(x, y,
-                                    {.beta = beta,
-                                     .weight = a.weight,
-                                     .reduction = a.reduction,
-                                     .nan_policy = a.nan_policy},
-                                    o);
-            });
+        return call_loss("smooth_l1_loss", input, target,
+                         LOSSLAB_PY_COMMON_VALUES, true,
+                         [&](const View& x, const View& y, const CallArgs& a,
+                             const LossOutputs& o) {
+                           return smooth_l1_loss(x, y,
+                                                 {.beta = beta,
+                                                  .weight = a.weight,
+                                                  .reduction = a.reduction,
+                                                  .nan_policy = a.nan_policy},
+                                                 o);
+                         });
       },
-      nb::arg("input"), nb::arg("target"), nb::kw_only(),
-      nb::arg("beta") = 1.0, LOSSLAB_PY_COMMON_ARGS,
+      nb::arg("input"), nb::arg("target"), nb::kw_only(), nb::arg("beta") = 1.0,
+      LOSSLAB_PY_COMMON_ARGS,
       doc("Smooth L1: 0.5 d^2 / beta for |d| < beta, else |d| - 0.5 beta; "
           "beta >= 0 (beta = 0 is L1).\n\nMatches "
           "torch.nn.functional.smooth_l1_loss.\n")
@@ -146,17 +150,17 @@ void bind_regression(nb::module_& m) {
       [](nb::handle input, nb::handle target, nb::handle quantile,
          LOSSLAB_PY_COMMON_PARAMS) {
         const std::vector<double> qs = to_quantiles(quantile);
-        return call_loss(
-            "quantile_loss", input, target, LOSSLAB_PY_COMMON_VALUES, true,
-            [&](const View& x, const View& y, const CallArgs& a,
-                const LossOutputs& o) {
-              return quantile_loss(x, y,
-                                   {.quantile = qs,
-                                    .weight = a.weight,
-                                    .reduction = a.reduction,
-                                    .nan_policy = a.nan_policy},
-                                   o);
-            });
+        return call_loss("quantile_loss", input, target,
+                         LOSSLAB_PY_COMMON_VALUES, true,
+                         [&](const View& x, const View& y, const CallArgs& a,
+                             const LossOutputs& o) {
+                           return quantile_loss(x, y,
+                                                {.quantile = qs,
+                                                 .weight = a.weight,
+                                                 .reduction = a.reduction,
+                                                 .nan_policy = a.nan_policy},
+                                                o);
+                         });
       },
       nb::arg("input"), nb::arg("target"), nb::kw_only(),
       nb::arg("quantile") = 0.5, LOSSLAB_PY_COMMON_ARGS,
@@ -169,16 +173,16 @@ void bind_regression(nb::module_& m) {
   m.def(
       "log_cosh_loss",
       [](nb::handle input, nb::handle target, LOSSLAB_PY_COMMON_PARAMS) {
-        return call_loss(
-            "log_cosh_loss", input, target, LOSSLAB_PY_COMMON_VALUES, true,
-            [&](const View& x, const View& y, const CallArgs& a,
-                const LossOutputs& o) {
-              return log_cosh_loss(x, y,
-                                   {.weight = a.weight,
-                                    .reduction = a.reduction,
-                                    .nan_policy = a.nan_policy},
-                                   o);
-            });
+        return call_loss("log_cosh_loss", input, target,
+                         LOSSLAB_PY_COMMON_VALUES, true,
+                         [&](const View& x, const View& y, const CallArgs& a,
+                             const LossOutputs& o) {
+                           return log_cosh_loss(x, y,
+                                                {.weight = a.weight,
+                                                 .reduction = a.reduction,
+                                                 .nan_policy = a.nan_policy},
+                                                o);
+                         });
       },
       nb::arg("input"), nb::arg("target"), nb::kw_only(),
       LOSSLAB_PY_COMMON_ARGS,
@@ -212,19 +216,19 @@ void bind_regression(nb::module_& m) {
       "poisson_nll_loss",
       [](nb::handle input, nb::handle target, bool log_input, bool full,
          double eps, LOSSLAB_PY_COMMON_PARAMS) {
-        return call_loss(
-            "poisson_nll_loss", input, target, LOSSLAB_PY_COMMON_VALUES, true,
-            [&](const View& x, const View& y, const CallArgs& a,
-                const LossOutputs& o) {
-              return poisson_nll_loss(x, y,
-                                      {.log_input = log_input,
-                                       .full = full,
-                                       .eps = eps,
-                                       .weight = a.weight,
-                                       .reduction = a.reduction,
-                                       .nan_policy = a.nan_policy},
-                                      o);
-            });
+        return call_loss("poisson_nll_loss", input, target,
+                         LOSSLAB_PY_COMMON_VALUES, true,
+                         [&](const View& x, const View& y, const CallArgs& a,
+                             const LossOutputs& o) {
+                           return poisson_nll_loss(x, y,
+                                                   {.log_input = log_input,
+                                                    .full = full,
+                                                    .eps = eps,
+                                                    .weight = a.weight,
+                                                    .reduction = a.reduction,
+                                                    .nan_policy = a.nan_policy},
+                                                   o);
+                         });
       },
       nb::arg("input"), nb::arg("target"), nb::kw_only(),
       nb::arg("log_input") = true, nb::arg("full") = false,

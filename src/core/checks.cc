@@ -41,8 +41,8 @@ void require_same_dtype(std::string_view fn, std::string_view arg,
   throw_type_error(std::string(fn) + ": " + std::string(arg) + " dtype " +
                    std::string(dtype_name(v.dtype)) + " does not match " +
                    std::string(ref_arg) + " dtype " +
-                   std::string(dtype_name(ref)) + "; cast " +
-                   std::string(arg) + " to " + std::string(dtype_name(ref)));
+                   std::string(dtype_name(ref)) + "; cast " + std::string(arg) +
+                   " to " + std::string(dtype_name(ref)));
 }
 
 void require_same_shape(std::string_view fn, std::string_view arg,

@@ -26,8 +26,7 @@ void require_same_dtype(std::string_view fn, std::string_view arg,
 void require_same_shape(std::string_view fn, std::string_view arg,
                         const Shape& shape, std::string_view ref_arg,
                         const Shape& ref);
-void require_nonempty(std::string_view fn, std::string_view arg,
-                      const View& v);
+void require_nonempty(std::string_view fn, std::string_view arg, const View& v);
 // Present output: contiguous, of the given shape and dtype.
 void check_output(std::string_view fn, std::string_view arg,
                   const MutableView& v, const Shape& shape, DType dtype);

@@ -71,7 +71,8 @@ void apply(const std::string& name) {
   for (const auto& n : available_simd_targets()) avail += " " + n;
   throw_value_error("set_simd_target: target '" + name +
                     "' is not compiled in or not supported by this CPU; "
-                    "available:" + avail + " (or 'auto')");
+                    "available:" +
+                    avail + " (or 'auto')");
 }
 
 void init_from_env() {

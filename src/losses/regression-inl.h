@@ -116,7 +116,7 @@ struct LogCosh {
     const T th = -t / (T(2) + t);
     const bool small = a < T(1);
     const T lg = std::log1p(small ? -(th * th) : T(1) + t);
-    l = small ? T(-0.5) * lg : (a - std::numbers::ln2_v<T>) + lg;
+    l = small ? T(-0.5) * lg : (a - std::numbers::ln2_v<T>)+lg;
     g = std::copysign(th, d);
     if (want_h) {
       const T e = std::exp(T(-2) * a);
@@ -332,8 +332,7 @@ struct PseudoHuberV {
   using V = hn::Vec<D>;
   V delta, delta2;
   PseudoHuberV(D d, double dl)
-      : delta(hn::Set(d, hn::TFromD<D>(dl))),
-        delta2(hn::Mul(delta, delta)) {}
+      : delta(hn::Set(d, hn::TFromD<D>(dl))), delta2(hn::Mul(delta, delta)) {}
   HWY_INLINE void operator()(D d, V x, V y, V& l, V& g, V& h,
                              bool want_h) const {
     const V one = hn::Set(d, 1);
@@ -346,8 +345,8 @@ struct PseudoHuberV {
     const V s = hn::Sqrt(q);
     l = hn::IfThenElse(small, hn::Div(hn::Mul(delta2, m2), hn::Add(one, s)),
                        hn::Mul(delta2, hn::Sub(hn::Mul(a, s), one)));
-    g = hn::CopySign(
-        hn::Mul(delta, hn::Div(hn::IfThenElse(small, m, one), s)), dv);
+    g = hn::CopySign(hn::Mul(delta, hn::Div(hn::IfThenElse(small, m, one), s)),
+                     dv);
     if (want_h) {
       h = hn::Div(hn::IfThenElse(small, one, hn::Mul(m2, m)), hn::Mul(q, s));
     }

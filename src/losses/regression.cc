@@ -110,8 +110,8 @@ double pseudo_huber_loss(View input, View target, const PseudoHuberOptions& o,
 double poisson_nll_loss(View input, View target, const PoissonNllOptions& o,
                         const LossOutputs& out) {
   require_positive("poisson_nll_loss", "eps", o.eps, true);
-  ElemSpec s = spec("poisson_nll_loss", ElemLossId::kPoissonNll, input, target,
-                    o, out);
+  ElemSpec s =
+      spec("poisson_nll_loss", ElemLossId::kPoissonNll, input, target, o, out);
   s.p0 = o.eps;
   s.opts = (o.log_input ? detail::kOptLogInput : 0u) |
            (o.full ? detail::kOptFull : 0u);

@@ -3,8 +3,8 @@
 // Kernels are compiled once per CPU target (Highway's foreach_target) and
 // called through HWY_DYNAMIC_DISPATCH. "scalar" selects the plain C++
 // reference kernels that sit beside every SIMD kernel. The environment
-// variable LOSSLAB_FORCE_TARGET (scalar|hwy_scalar|emu128|sse4|avx2|avx3|auto) sets the
-// initial choice, so the test suite can run once on the scalar path.
+// variable LOSSLAB_FORCE_TARGET (scalar|hwy_scalar|emu128|sse4|avx2|avx3|auto)
+// sets the initial choice, so the test suite can run once on the scalar path.
 #ifndef LOSSLAB_CORE_DISPATCH_H_
 #define LOSSLAB_CORE_DISPATCH_H_
 

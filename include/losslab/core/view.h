@@ -97,8 +97,8 @@ MutableView mutable_view(T* data, Shape shape) {
 }
 template <class T>
 MutableView mutable_view(std::span<T> data) {
-  return MutableView{data.data(), dtype_of_v<T>, Shape{int64_t(data.size())},
-                     {}};
+  return MutableView{
+      data.data(), dtype_of_v<T>, Shape{int64_t(data.size())}, {}};
 }
 
 }  // namespace losslab

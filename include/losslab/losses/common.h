@@ -10,7 +10,7 @@ namespace losslab {
 // have the input's shape and dtype, and is written in full; on error, every
 // present output is filled with NaN, never left half-written.
 struct LossOutputs {
-  MutableView out = {};   // per-element (weighted) losses; required for kNone
+  MutableView out = {};  // per-element (weighted) losses; required for kNone
   MutableView grad_out = {};  // gradient of the reduced loss w.r.t. input
   MutableView hess_out = {};  // diagonal of its Hessian (elementwise losses)
   // Upstream gradient dL_total/dloss: a scalar for kMean / kSum ...

@@ -1,8 +1,9 @@
+#include "losslab/core/view.h"
+
 #include <gtest/gtest.h>
 
 #include "losslab/core/error.h"
 #include "losslab/core/reduction.h"
-#include "losslab/core/view.h"
 
 namespace losslab {
 namespace {

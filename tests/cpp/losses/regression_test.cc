@@ -49,47 +49,42 @@ std::vector<Case> cases() {
                  return l1_loss(x, y, {.weight = w, .reduction = r}, o);
                },
                [](double x, double y) { return std::abs(x - y); }, false});
-  c.push_back(
-      {"huber_d0_7",
-       [](View x, View y, View w, Reduction r, const LossOutputs& o) {
-         return huber_loss(x, y, {.delta = 0.7, .weight = w, .reduction = r},
-                           o);
-       },
-       [](double x, double y) {
-         const double a = std::abs(x - y);
-         return a < 0.7 ? 0.5 * a * a : 0.7 * (a - 0.35);
-       },
-       false});
-  c.push_back(
-      {"smooth_l1_b0_5",
-       [](View x, View y, View w, Reduction r, const LossOutputs& o) {
-         return smooth_l1_loss(x, y,
-                               {.beta = 0.5, .weight = w, .reduction = r}, o);
-       },
-       [](double x, double y) {
-         const double a = std::abs(x - y);
-         return a < 0.5 ? 0.5 * a * a / 0.5 : a - 0.25;
-       },
-       false});
-  c.push_back(
-      {"smooth_l1_b0",
-       [](View x, View y, View w, Reduction r, const LossOutputs& o) {
-         return smooth_l1_loss(x, y, {.beta = 0.0, .weight = w, .reduction = r},
-                               o);
-       },
-       [](double x, double y) { return std::abs(x - y); }, false});
-  c.push_back(
-      {"quantile_q0_9",
-       [](View x, View y, View w, Reduction r, const LossOutputs& o) {
-         return quantile_loss(x, y,
-                              {.quantile = {0.9}, .weight = w, .reduction = r},
-                              o);
-       },
-       [](double x, double y) {
-         const double e = y - x;
-         return e >= 0 ? 0.9 * e : (0.9 - 1.0) * e;
-       },
-       false});
+  c.push_back({"huber_d0_7",
+               [](View x, View y, View w, Reduction r, const LossOutputs& o) {
+                 return huber_loss(
+                     x, y, {.delta = 0.7, .weight = w, .reduction = r}, o);
+               },
+               [](double x, double y) {
+                 const double a = std::abs(x - y);
+                 return a < 0.7 ? 0.5 * a * a : 0.7 * (a - 0.35);
+               },
+               false});
+  c.push_back({"smooth_l1_b0_5",
+               [](View x, View y, View w, Reduction r, const LossOutputs& o) {
+                 return smooth_l1_loss(
+                     x, y, {.beta = 0.5, .weight = w, .reduction = r}, o);
+               },
+               [](double x, double y) {
+                 const double a = std::abs(x - y);
+                 return a < 0.5 ? 0.5 * a * a / 0.5 : a - 0.25;
+               },
+               false});
+  c.push_back({"smooth_l1_b0",
+               [](View x, View y, View w, Reduction r, const LossOutputs& o) {
+                 return smooth_l1_loss(
+                     x, y, {.beta = 0.0, .weight = w, .reduction = r}, o);
+               },
+               [](double x, double y) { return std::abs(x - y); }, false});
+  c.push_back({"quantile_q0_9",
+               [](View x, View y, View w, Reduction r, const LossOutputs& o) {
+                 return quantile_loss(
+                     x, y, {.quantile = {0.9}, .weight = w, .reduction = r}, o);
+               },
+               [](double x, double y) {
+                 const double e = y - x;
+                 return e >= 0 ? 0.9 * e : (0.9 - 1.0) * e;
+               },
+               false});
   c.push_back({"log_cosh",
                [](View x, View y, View w, Reduction r, const LossOutputs& o) {
                  return log_cosh_loss(x, y, {.weight = w, .reduction = r}, o);
@@ -99,25 +94,23 @@ std::vector<Case> cases() {
                  return double(std::log(std::cosh((long double)x - y)));
                },
                true});
-  c.push_back(
-      {"pseudo_huber_d1_5",
-       [](View x, View y, View w, Reduction r, const LossOutputs& o) {
-         return pseudo_huber_loss(x, y,
-                                  {.delta = 1.5, .weight = w, .reduction = r},
-                                  o);
-       },
-       [](double x, double y) {
-         const long double d = ((long double)x - y) / 1.5L;
-         return double(2.25L * (std::sqrt(1.0L + d * d) - 1.0L));
-       },
-       false});
+  c.push_back({"pseudo_huber_d1_5",
+               [](View x, View y, View w, Reduction r, const LossOutputs& o) {
+                 return pseudo_huber_loss(
+                     x, y, {.delta = 1.5, .weight = w, .reduction = r}, o);
+               },
+               [](double x, double y) {
+                 const long double d = ((long double)x - y) / 1.5L;
+                 return double(2.25L * (std::sqrt(1.0L + d * d) - 1.0L));
+               },
+               false});
   c.push_back(
       {"poisson_log",
        [](View x, View y, View w, Reduction r, const LossOutputs& o) {
          return poisson_nll_loss(x, y, {.weight = w, .reduction = r}, o);
        },
-       [](double x, double y) { return std::exp(x) - y * x; }, true, -3.0,
-       3.0, 0.0, 6.0,
+       [](double x, double y) { return std::exp(x) - y * x; }, true, -3.0, 3.0,
+       0.0, 6.0,
        [](double x, double y) { return std::exp(x) + std::abs(y * x); }});
   c.push_back(
       {"poisson_rate_full",
@@ -130,12 +123,12 @@ std::vector<Case> cases() {
        [](double x, double y) {
          double l = x - y * std::log(x + 1e-8);
          if (y > 1) {
-           l += y * std::log(y) - y +
-                0.5 * std::log(2 * std::numbers::pi * y);
+           l += y * std::log(y) - y + 0.5 * std::log(2 * std::numbers::pi * y);
          }
          return l;
        },
-       true, 0.05, 5.0, 0.0, 6.0, [](double x, double y) {
+       true, 0.05, 5.0, 0.0, 6.0,
+       [](double x, double y) {
          return x + std::abs(y * std::log(x)) + y * std::log(y + 1) + y + 2;
        }});
   return c;
@@ -201,8 +194,8 @@ TEST_P(RegressionTest, ValuesMatchClosedForm) {
         fsw += wi;
       }
       const View w32 = weighted ? f.wv() : View{};
-      EXPECT_NEAR(c.call(f.xv(), f.yv(), w32, Reduction::kMean, {}),
-                  fsum / fsw, 2e-6 * fabs_sum / fsw)
+      EXPECT_NEAR(c.call(f.xv(), f.yv(), w32, Reduction::kMean, {}), fsum / fsw,
+                  2e-6 * fabs_sum / fsw)
           << c.name << " float32 n=" << n;
     }
   }
@@ -218,7 +211,8 @@ TEST_P(RegressionTest, GradientMatchesCentralDifferences) {
     for (bool weighted : {false, true}) {
       const View w = weighted ? d.wv() : View{};
       std::vector<double> go = random_vector<double>(n, 5, 0.5, 1.5);
-      std::vector<double> out(static_cast<size_t>(n)), grad(static_cast<size_t>(n));
+      std::vector<double> out(static_cast<size_t>(n)),
+          grad(static_cast<size_t>(n));
       LossOutputs o{.out = mutable_view<double>(out.data(), {n}),
                     .grad_out = mutable_view<double>(grad.data(), {n})};
       if (r == Reduction::kNone) {
@@ -252,7 +246,8 @@ TEST_P(RegressionTest, HessianMatchesCentralDifferencesOfGradient) {
   const Case& c = GetParam();
   const int64_t n = 29;
   Data<double> d(c, n, 13);
-  std::vector<double> grad(static_cast<size_t>(n)), hess(static_cast<size_t>(n));
+  std::vector<double> grad(static_cast<size_t>(n)),
+      hess(static_cast<size_t>(n));
   c.call(d.xv(), d.yv(), d.wv(), Reduction::kMean,
          {.grad_out = mutable_view<double>(grad.data(), {n}),
           .hess_out = mutable_view<double>(hess.data(), {n})});
@@ -266,7 +261,8 @@ TEST_P(RegressionTest, HessianMatchesCentralDifferencesOfGradient) {
       return g[size_t(i)];
     };
     const double h = 1e-6;
-    num[size_t(i)] = (gi(d.x[size_t(i)] + h) - gi(d.x[size_t(i)] - h)) / (2 * h);
+    num[size_t(i)] =
+        (gi(d.x[size_t(i)] + h) - gi(d.x[size_t(i)] - h)) / (2 * h);
   }
   EXPECT_LT(rel_error(hess, num), 1e-6) << c.name;
 }
@@ -351,12 +347,13 @@ TEST_P(RegressionTest, DeterministicAcrossThreadCounts) {
 TEST_P(RegressionTest, ExtremeFiniteInputsGiveNoNaN) {
   const Case& c = GetParam();
   const bool rate = c.x_lo >= 0.0;  // poisson with log_input=False
-  std::vector<float> x = {1e30f, rate ? 0.f : -1e30f, 3e38f, 1e-30f, 0.f,
-                          rate ? 1e-45f : -3e38f};
+  std::vector<float> x = {1e30f, rate ? 0.f : -1e30f,   3e38f, 1e-30f,
+                          0.f,   rate ? 1e-45f : -3e38f};
   std::vector<float> y = {-1e30f, 1e30f, 0.f, 0.f, 1e30f, 3e38f};
   if (c.y_lo >= 0.0) y = {0.f, 1e30f, 0.f, 0.f, 1e30f, 3e38f};
   const int64_t n = int64_t(x.size());
-  std::vector<float> out(static_cast<size_t>(n)), grad(static_cast<size_t>(n)), hess(static_cast<size_t>(n));
+  std::vector<float> out(static_cast<size_t>(n)), grad(static_cast<size_t>(n)),
+      hess(static_cast<size_t>(n));
   c.call(view<float>(x.data(), {n}), view<float>(y.data(), {n}), {},
          Reduction::kNone,
          {.out = mutable_view<float>(out.data(), {n}),
@@ -369,7 +366,8 @@ TEST_P(RegressionTest, ExtremeFiniteInputsGiveNoNaN) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllLosses, RegressionTest, ::testing::ValuesIn(cases()),
+INSTANTIATE_TEST_SUITE_P(AllLosses, RegressionTest,
+                         ::testing::ValuesIn(cases()),
                          [](const auto& info) { return info.param.name; });
 
 // ---------------------------------------------------------------------------
@@ -399,8 +397,8 @@ TEST(Regression, HuberEqualsDeltaTimesSmoothL1) {
     const double h = huber_loss(view<double>(x.data(), {n}),
                                 view<double>(y.data(), {n}), {.delta = delta});
     const double s =
-        smooth_l1_loss(view<double>(x.data(), {n}),
-                       view<double>(y.data(), {n}), {.beta = delta});
+        smooth_l1_loss(view<double>(x.data(), {n}), view<double>(y.data(), {n}),
+                       {.beta = delta});
     EXPECT_NEAR(h, delta * s, 1e-12 * std::abs(h));
   }
 }
@@ -409,12 +407,12 @@ TEST(Regression, QuantileUnderPredictionCostsMoreAboveMedian) {
   // tau = 0.9: predicting 1 below the target costs 0.9, above costs 0.1.
   const std::vector<double> y = {0.0};
   const std::vector<double> under = {-1.0}, over = {1.0};
-  const double lu = quantile_loss(view<double>(under.data(), {1}),
-                                  view<double>(y.data(), {1}),
-                                  {.quantile = {0.9}});
-  const double lo = quantile_loss(view<double>(over.data(), {1}),
-                                  view<double>(y.data(), {1}),
-                                  {.quantile = {0.9}});
+  const double lu =
+      quantile_loss(view<double>(under.data(), {1}),
+                    view<double>(y.data(), {1}), {.quantile = {0.9}});
+  const double lo =
+      quantile_loss(view<double>(over.data(), {1}), view<double>(y.data(), {1}),
+                    {.quantile = {0.9}});
   EXPECT_DOUBLE_EQ(lu, 0.9);
   EXPECT_DOUBLE_EQ(lo, 0.1 + 0.0 * lo);
   EXPECT_NEAR(lo, 0.1, 1e-15);
@@ -431,26 +429,26 @@ TEST(Regression, MultiQuantileColumnsUseTheirOwnTau) {
                 {.out = mutable_view<double>(out.data(), {2, 3}),
                  .grad_out = mutable_view<double>(grad.data(), {2, 3})});
   for (int j = 0; j < 3; ++j) {
-    EXPECT_NEAR(out[size_t(j)], taus[size_t(j)] * 1.0, 1e-15);       // e = 1
-    EXPECT_NEAR(out[size_t(3 + j)], (1 - taus[size_t(j)]), 1e-15);   // e = -1
+    EXPECT_NEAR(out[size_t(j)], taus[size_t(j)] * 1.0, 1e-15);      // e = 1
+    EXPECT_NEAR(out[size_t(3 + j)], (1 - taus[size_t(j)]), 1e-15);  // e = -1
     EXPECT_NEAR(grad[size_t(j)], -taus[size_t(j)], 1e-15);
     EXPECT_NEAR(grad[size_t(3 + j)], 1 - taus[size_t(j)], 1e-15);
   }
   // The same with a full (N, Q) target.
   const std::vector<double> y2 = {1, 1, 1, 1, 1, 1};
-  const double m = quantile_loss(view<double>(x.data(), {2, 3}),
-                                 view<double>(y2.data(), {2, 3}),
-                                 {.quantile = taus});
+  const double m =
+      quantile_loss(view<double>(x.data(), {2, 3}),
+                    view<double>(y2.data(), {2, 3}), {.quantile = taus});
   EXPECT_NEAR(m, (0.1 + 0.5 + 0.9 + 0.9 + 0.5 + 0.1) / 6.0, 1e-15);
 }
 
 TEST(Regression, AllZeroWeightsGiveZeroMeanAndZeroGradient) {
   const std::vector<float> x = {1, 2, 3}, y = {0, 0, 0}, w = {0, 0, 0};
   std::vector<float> g(3, 7.f);
-  const double v = mse_loss(view<float>(x.data(), {3}),
-                            view<float>(y.data(), {3}),
-                            {.weight = view<float>(w.data(), {3})},
-                            {.grad_out = mutable_view<float>(g.data(), {3})});
+  const double v =
+      mse_loss(view<float>(x.data(), {3}), view<float>(y.data(), {3}),
+               {.weight = view<float>(w.data(), {3})},
+               {.grad_out = mutable_view<float>(g.data(), {3})});
   EXPECT_EQ(v, 0.0);
   for (float gi : g) EXPECT_EQ(gi, 0.f);
 }
@@ -471,7 +469,8 @@ TEST(Regression, Float32MeanOf16MValuesIsAccurate) {
 // ---------------------------------------------------------------------------
 // Bad input: each gets an Error that names the function and the argument.
 
-std::string error_of(const std::function<void()>& f, ErrorKind* kind = nullptr) {
+std::string error_of(const std::function<void()>& f,
+                     ErrorKind* kind = nullptr) {
   try {
     f();
   } catch (const Error& e) {
@@ -521,8 +520,9 @@ TEST(RegressionErrors, BadWeights) {
       << msg;
   w[3] = std::numeric_limits<double>::infinity();
   msg = error_of([&] {
-    mse_loss(view<double>(x.data(), {5}), view<double>(y.data(), {5}),
-             {.weight = view<double>(w.data(), {5}), .reduction = Reduction::kSum});
+    mse_loss(
+        view<double>(x.data(), {5}), view<double>(y.data(), {5}),
+        {.weight = view<double>(w.data(), {5}), .reduction = Reduction::kSum});
   });
   EXPECT_NE(msg.find("got inf at index 3"), std::string::npos) << msg;
   std::vector<double> w4(4, 1.0);
@@ -558,35 +558,38 @@ TEST(RegressionErrors, WrongDtypes) {
 
 TEST(RegressionErrors, EmptyBatch) {
   std::vector<float> x;
-  const std::string msg = error_of([&] {
-    l1_loss(view<float>(x.data(), {0}), view<float>(x.data(), {0}));
-  });
-  EXPECT_NE(msg.find("l1_loss: input is empty (shape (0,))"),
-            std::string::npos)
+  const std::string msg = error_of(
+      [&] { l1_loss(view<float>(x.data(), {0}), view<float>(x.data(), {0})); });
+  EXPECT_NE(msg.find("l1_loss: input is empty (shape (0,))"), std::string::npos)
       << msg;
 }
 
 TEST(RegressionErrors, InvalidOptions) {
   std::vector<float> x(4, 1.f);
   const View v = view<float>(x.data(), {4});
-  EXPECT_NE(error_of([&] { huber_loss(v, v, {.delta = 0.0}); })
-                .find("huber_loss: delta=0 must be finite and > 0"),
+  EXPECT_NE(error_of([&] {
+              huber_loss(v, v, {.delta = 0.0});
+            }).find("huber_loss: delta=0 must be finite and > 0"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { smooth_l1_loss(v, v, {.beta = -1.0}); })
-                .find("smooth_l1_loss: beta=-1 must be finite and >= 0"),
+  EXPECT_NE(error_of([&] {
+              smooth_l1_loss(v, v, {.beta = -1.0});
+            }).find("smooth_l1_loss: beta=-1 must be finite and >= 0"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { pseudo_huber_loss(v, v, {.delta = -2.0}); })
-                .find("delta=-2"),
+  EXPECT_NE(error_of([&] {
+              pseudo_huber_loss(v, v, {.delta = -2.0});
+            }).find("delta=-2"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { quantile_loss(v, v, {.quantile = {1.5}}); })
-                .find("quantile=1.5 must lie strictly between 0 and 1"),
+  EXPECT_NE(error_of([&] {
+              quantile_loss(v, v, {.quantile = {1.5}});
+            }).find("quantile=1.5 must lie strictly between 0 and 1"),
             std::string::npos);
   EXPECT_NE(error_of([&] {
               mse_loss(v, v, {.reduction = Reduction::kBatchMean});
             }).find("batchmean"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { mse_loss(v, v, {.reduction = Reduction::kNone}); })
-                .find("needs outputs.out"),
+  EXPECT_NE(error_of([&] {
+              mse_loss(v, v, {.reduction = Reduction::kNone});
+            }).find("needs outputs.out"),
             std::string::npos);
 }
 
@@ -595,8 +598,8 @@ TEST(RegressionErrors, NanPolicyRaiseNamesFirstBadInput) {
   x[4] = std::numeric_limits<float>::infinity();
   x[6] = std::nanf("");
   // Default: IEEE propagation.
-  EXPECT_TRUE(std::isinf(
-      mse_loss(view<float>(x.data(), {10}), view<float>(y.data(), {10}))) ||
+  EXPECT_TRUE(std::isinf(mse_loss(view<float>(x.data(), {10}),
+                                  view<float>(y.data(), {10}))) ||
               std::isnan(mse_loss(view<float>(x.data(), {10}),
                                   view<float>(y.data(), {10}))));
   const std::string msg = error_of([&] {
@@ -623,7 +626,8 @@ TEST(RegressionErrors, OutputsMustMatch) {
   std::vector<double> gd(4);
   const View v = view<float>(x.data(), {4});
   EXPECT_NE(error_of([&] {
-              mse_loss(v, v, {}, {.grad_out = mutable_view<float>(g.data(), {3})});
+              mse_loss(v, v, {},
+                       {.grad_out = mutable_view<float>(g.data(), {3})});
             }).find("grad_out shape (3,) must be (4,)"),
             std::string::npos);
   EXPECT_NE(error_of([&] {
@@ -643,7 +647,8 @@ TEST(Regression, StridedInputsAreHandled) {
   mse_loss(strided, view<double>(zeros.data(), {3, 2}),
            {.reduction = Reduction::kNone},
            {.out = mutable_view<double>(out.data(), {3, 2})});
-  for (int i = 0; i < 6; ++i) EXPECT_EQ(out[size_t(i)], c_order[size_t(i)] * c_order[size_t(i)]);
+  for (int i = 0; i < 6; ++i)
+    EXPECT_EQ(out[size_t(i)], c_order[size_t(i)] * c_order[size_t(i)]);
 }
 
 }  // namespace
