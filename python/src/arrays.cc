@@ -100,8 +100,7 @@ Input to_input(std::string_view fn, std::string_view arg, nb::handle h) {
     if (!nb::try_cast(in.converted, in.array, false)) {
       throw_type_error(std::string(fn) + ": " + std::string(arg) +
                        " must be a numeric array; got " + py_type_name(h) +
-                       " (detach torch tensors that require grad, or use "
-                       "losslab.torch)");
+                       " that NumPy cannot convert to one");
     }
   }
   check_device(fn, arg, in.array.device_type());

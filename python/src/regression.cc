@@ -38,8 +38,9 @@ Returns:
 std::string doc(const char* head) { return std::string(head) + kCommonDoc; }
 
 std::vector<double> to_quantiles(nb::handle q) {
-  if (PyFloat_Check(q.ptr()) || PyLong_Check(q.ptr())) {
-    return {nb::cast<double>(q)};
+  // Any number (Python or NumPy scalar, 0-d array) is one quantile.
+  if (PyNumber_Check(q.ptr()) && !PySequence_Check(q.ptr())) {
+    return {nb::cast<double>(nb::float_(q))};
   }
   std::vector<double> out;
   try {
@@ -186,8 +187,10 @@ void bind_regression(nb::module_& m) {
       },
       nb::arg("input"), nb::arg("target"), nb::kw_only(),
       LOSSLAB_PY_COMMON_ARGS,
-      doc("Log-cosh loss log(cosh(input - target)); gradient tanh(d). "
-          "Computed as |d| + log1p(exp(-2|d|)) - log 2 without overflow.\n")
+      doc("Log-cosh loss log(cosh(input - target)); gradient tanh(d), "
+          "Hessian 1 - tanh(d)^2. Computed without overflow or cancellation: "
+          "-0.5 log1p(-tanh(d)^2) for |d| < 1, |d| - log 2 + log1p(exp(-2|d|)) "
+          "otherwise.\n")
           .c_str());
 
   m.def(

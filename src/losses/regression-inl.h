@@ -10,8 +10,9 @@
 // Rule for bitwise equality across targets: the scalar twin performs the same
 // IEEE operations in the same order as the SIMD functor (no FMA: the library
 // is built with -ffp-contract=off). Losses that call exp/log (log-cosh,
-// Poisson) agree within a few ULP instead, since the vector exp/log1p are
-// polynomials and the twins call std::.
+// Poisson) agree within 1e-6 (|v| + scale of the cancelling terms) instead:
+// the vector exp/expm1/log1p are polynomials (a few ULP, fused multiply-adds
+// on AVX2/AVX-512) and the twins call std::, and both formulas cancel.
 
 // ---------------------------------------------------------------------------
 // Scalar twins: compiled once.
@@ -19,11 +20,22 @@
 #define LOSSLAB_SRC_LOSSES_REGRESSION_INL_H_SCALAR_
 
 #include <cmath>
+#include <limits>
 #include <numbers>
 
 #include "src/losses/elementwise.h"
 
 namespace losslab::detail::ref {
+
+// Where the loss is NaN (a NaN input), the gradient and Hessian are NaN too,
+// as autograd gives; clamps and selects would otherwise hide it.
+template <class T>
+inline void propagate_nan(T d, T& g, T& h, bool want_h) {
+  if (std::isnan(d)) {
+    g = d;
+    if (want_h) h = d;
+  }
+}
 
 // sign(d) with sign(0) = 0: the subgradient PyTorch's l1_loss uses at 0.
 template <class T>
@@ -52,6 +64,7 @@ struct L1 {
     l = std::abs(d);
     g = sign0(d);
     if (want_h) h = T(0);
+    propagate_nan(d, g, h, want_h);
   }
 };
 
@@ -68,6 +81,7 @@ struct Huber {
     l = in ? (T(0.5) * a) * a : delta * (a - half_delta);
     g = std::fmin(std::fmax(d, -delta), delta);
     if (want_h) h = in ? T(1) : T(0);
+    propagate_nan(d, g, h, want_h);
   }
 };
 
@@ -84,6 +98,7 @@ struct SmoothL1 {
     l = in ? ((T(0.5) * a) * a) / beta : a - half_beta;
     g = in ? d / beta : std::copysign(T(1), d);
     if (want_h) h = in ? inv_beta : T(0);
+    propagate_nan(d, g, h, want_h);
   }
 };
 
@@ -98,6 +113,7 @@ struct Quantile {
     l = e >= T(0) ? tau * e : tau_m1 * e;
     g = e > T(0) ? -tau : (e < T(0) ? -tau_m1 : T(0));
     if (want_h) h = T(0);
+    propagate_nan(e, g, h, want_h);
   }
 };
 
@@ -123,6 +139,7 @@ struct LogCosh {
       const T ope = T(1) + e;
       h = (T(4) * e) / (ope * ope);
     }
+    propagate_nan(d, g, h, want_h);
   }
 };
 
@@ -145,6 +162,7 @@ struct PseudoHuber {
     l = small ? (delta2 * (m * m)) / (T(1) + s) : delta2 * (a * s - T(1));
     g = std::copysign(delta * ((small ? m : T(1)) / s), d);
     if (want_h) h = (small ? T(1) : (m * m) * m) / (q * s);
+    propagate_nan(d, g, h, want_h);
   }
 };
 
@@ -159,7 +177,9 @@ struct PoissonNll {
   void operator()(T x, T y, T& l, T& g, T& h, bool want_h) const {
     if (log_input) {
       const T ex = std::exp(x);
-      l = ex - y * x;
+      // exp(x) - y x -> +inf as x -> inf for any finite y; where exp
+      // overflows, say so instead of inf - inf = NaN.
+      l = std::isinf(ex) ? ex : ex - y * x;
       g = ex - y;
       if (want_h) h = ex;
     } else {
@@ -201,6 +221,42 @@ HWY_BEFORE_NAMESPACE();
 namespace losslab::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
+// As ref::propagate_nan: NaN lanes of d make g and h NaN.
+template <class V>
+HWY_INLINE void PropagateNaN(V d, V& g, V& h, bool want_h) {
+  const auto nan = hn::IsNaN(d);
+  g = hn::IfThenElse(nan, d, g);
+  if (want_h) h = hn::IfThenElse(nan, d, h);
+}
+
+// Highway's vector Exp and Log are specified on [-max, 104] (float; 706 for
+// double) and (0, max]. Outside, they return garbage, not IEEE limits, so the
+// edges are selected explicitly: exp overflows to +inf above log(max), and
+// log(0) = -inf, log(inf) = inf.
+template <class D, class V>
+HWY_INLINE V ExpIeee(D d, V x) {
+  using T = hn::TFromD<D>;
+  const V max_log = hn::Set(d, T(std::log(std::numeric_limits<T>::max())));
+  return hn::IfThenElse(hn::Gt(x, max_log),
+                        hn::Set(d, std::numeric_limits<T>::infinity()),
+                        hn::Exp(d, hn::Min(x, max_log)));
+}
+template <class D, class V>
+HWY_INLINE V LogIeee(D d, V x) {
+  using T = hn::TFromD<D>;
+  const V inf = hn::Set(d, std::numeric_limits<T>::infinity());
+  const V zero = hn::Zero(d);
+  // Lanes outside (0, inf) get a harmless 1 before the polynomial.
+  const auto ok = hn::And(hn::Gt(x, zero), hn::Lt(x, inf));
+  const V lg = hn::Log(d, hn::IfThenElse(ok, x, hn::Set(d, 1)));
+  return hn::IfThenElse(
+      ok, lg,
+      hn::IfThenElse(
+          hn::Eq(x, zero), hn::Neg(inf),
+          hn::IfThenElse(hn::Eq(x, inf), inf,
+                         hn::Set(d, std::numeric_limits<T>::quiet_NaN()))));
+}
+
 // sign(d) with sign(0) = 0, as ref::sign0.
 template <class D, class V>
 HWY_INLINE V Sign0(D d, V v) {
@@ -231,6 +287,7 @@ struct L1V {
     l = hn::Abs(dv);
     g = Sign0(d, dv);
     if (want_h) h = hn::Zero(d);
+    PropagateNaN(dv, g, h, want_h);
   }
 };
 
@@ -252,6 +309,7 @@ struct HuberV {
                        hn::Mul(delta, hn::Sub(a, half_delta)));
     g = hn::Min(hn::Max(dv, neg_delta), delta);
     if (want_h) h = hn::IfThenElseZero(in, hn::Set(d, 1));
+    PropagateNaN(dv, g, h, want_h);
   }
 };
 
@@ -274,6 +332,7 @@ struct SmoothL1V {
                        hn::Sub(a, half_beta));
     g = hn::IfThenElse(in, hn::Div(dv, beta), hn::CopySign(hn::Set(d, 1), dv));
     if (want_h) h = hn::IfThenElseZero(in, inv_beta);
+    PropagateNaN(dv, g, h, want_h);
   }
 };
 
@@ -295,6 +354,7 @@ struct QuantileV {
     g = hn::IfThenElse(hn::Gt(e, zero), neg_tau,
                        hn::IfThenElseZero(hn::Lt(e, zero), neg_tau_m1));
     if (want_h) h = zero;
+    PropagateNaN(e, g, h, want_h);
   }
 };
 
@@ -312,6 +372,9 @@ struct LogCoshV {
     const V t = hn::Expm1(d, m2a);
     const V th = hn::Div(hn::Neg(t), hn::Add(hn::Set(d, 2), t));
     const auto small = hn::Lt(a, one);
+    // The small branch evaluates Log1p on (-0.58, 0]. Highway documents
+    // [0, max], but its log(1 + x) with the rounding correction is accurate
+    // for x > -1; SimdTargetsMatchScalarTwin pins it against std::log1p.
     const V lg = hn::Log1p(
         d, hn::IfThenElse(small, hn::Neg(hn::Mul(th, th)), hn::Add(one, t)));
     l = hn::IfThenElse(
@@ -323,6 +386,7 @@ struct LogCoshV {
       const V ope = hn::Add(one, e);
       h = hn::Div(hn::Mul(hn::Set(d, 4), e), hn::Mul(ope, ope));
     }
+    PropagateNaN(dv, g, h, want_h);
   }
 };
 
@@ -350,6 +414,7 @@ struct PseudoHuberV {
     if (want_h) {
       h = hn::Div(hn::IfThenElse(small, one, hn::Mul(m2, m)), hn::Mul(q, s));
     }
+    PropagateNaN(dv, g, h, want_h);
   }
 };
 
@@ -366,13 +431,15 @@ struct PoissonNllV {
                              bool want_h) const {
     const V one = hn::Set(d, 1);
     if (log_input) {
-      const V ex = hn::Exp(d, x);
-      l = hn::Sub(ex, hn::Mul(y, x));
+      // Exp of a NaN lane is not specified: select NaN explicitly.
+      const auto nan = hn::IsNaN(x);
+      const V ex = hn::IfThenElse(nan, x, ExpIeee(d, x));
+      l = hn::IfThenElse(hn::IsInf(ex), ex, hn::Sub(ex, hn::Mul(y, x)));
       g = hn::Sub(ex, y);
       if (want_h) h = ex;
     } else {
       const V xe = hn::Add(x, eps);
-      l = hn::Sub(x, hn::Mul(y, hn::Log(d, xe)));
+      l = hn::Sub(x, hn::Mul(y, LogIeee(d, xe)));  // LogIeee keeps NaN
       g = hn::Sub(one, hn::Div(y, xe));
       if (want_h) h = hn::Div(y, hn::Mul(xe, xe));
     }

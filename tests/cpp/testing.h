@@ -70,7 +70,7 @@ class ScopedTarget {
   explicit ScopedTarget(const std::string& name) : saved_(simd_target()) {
     set_simd_target(name);
   }
-  ~ScopedTarget() { set_simd_target("auto"); }
+  ~ScopedTarget() { set_simd_target(saved_); }
 
  private:
   std::string saved_;

@@ -3,8 +3,9 @@
 // Kernels are compiled once per CPU target (Highway's foreach_target) and
 // called through HWY_DYNAMIC_DISPATCH. "scalar" selects the plain C++
 // reference kernels that sit beside every SIMD kernel. The environment
-// variable LOSSLAB_FORCE_TARGET (scalar|hwy_scalar|emu128|sse4|avx2|avx3|auto)
-// sets the initial choice, so the test suite can run once on the scalar path.
+// variable LOSSLAB_FORCE_TARGET ("scalar", "auto", or a name from
+// available_simd_targets()) sets the initial choice, so the test suite can
+// run once on the scalar path.
 #ifndef LOSSLAB_CORE_DISPATCH_H_
 #define LOSSLAB_CORE_DISPATCH_H_
 
@@ -13,7 +14,8 @@
 
 namespace losslab {
 
-// The target kernels run on now: "scalar", "emu128", "sse4", "avx2", "avx3".
+// The target kernels run on now: "avx3", "avx2", "sse4", "hwy_scalar" (Highway's
+// one-lane SIMD-code target) or "scalar" (the reference kernels).
 std::string simd_target();
 // Targets this build has and this CPU runs, best first, then "scalar".
 std::vector<std::string> available_simd_targets();

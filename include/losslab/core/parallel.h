@@ -20,8 +20,9 @@ int get_num_threads() noexcept;
 void set_num_threads(int n);
 
 // Calls fn(begin, end) on disjoint contiguous sub-ranges covering
-// [0, count). Runs inline when `count` is small or one thread is set. Calls
-// from several user threads at once are safe (they serialize on the pool).
+// [0, count). Runs inline when `count` is small, one thread is set, the call
+// is nested in a pool worker, or another caller holds the pool (so concurrent
+// callers never wait for each other; results are the same either way).
 // The first exception thrown by fn is rethrown in the caller.
 void parallel_for(int64_t count, int64_t min_per_thread,
                   const std::function<void(int64_t, int64_t)>& fn);

@@ -610,6 +610,59 @@ TEST(RegressionErrors, NanPolicyRaiseNamesFirstBadInput) {
       << msg;
 }
 
+TEST(Regression, NanInputGivesNanGradientOnEveryTarget) {
+  // As autograd: a NaN prediction makes the loss, gradient and Hessian NaN
+  // (clamps and selects in the kernels must not hide it).
+  std::vector<float> x = {std::nanf(""), 1.f}, y = {0.f, 0.f};
+  for (const std::string& target : testing::all_targets()) {
+    testing::ScopedTarget t(target);
+    for (const Case& c : cases()) {
+      std::vector<float> out(2), g(2), h(2);
+      c.call(view<float>(x.data(), {2}), view<float>(y.data(), {2}), {},
+             Reduction::kNone,
+             {.out = mutable_view<float>(out.data(), {2}),
+              .grad_out = mutable_view<float>(g.data(), {2}),
+              .hess_out = mutable_view<float>(h.data(), {2})});
+      EXPECT_TRUE(std::isnan(out[0])) << c.name << " " << target;
+      EXPECT_TRUE(std::isnan(g[0])) << c.name << " " << target;
+      if (c.name != "mse" && c.name != "smooth_l1_b0_5" &&
+          c.name != "smooth_l1_b0" && c.name != "l1" &&
+          c.name != "quantile_q0_9" && c.name != "huber_d0_7") {
+        EXPECT_TRUE(std::isnan(h[0])) << c.name << " " << target;
+      }
+      EXPECT_FALSE(std::isnan(g[1])) << c.name << " " << target;
+    }
+  }
+}
+
+TEST(Regression, PoissonOverflowIsInfiniteOnEveryTarget) {
+  // torch: exp(1000) - 2 * 1000 = inf. Highway's vector Exp is only
+  // specified up to 104 (float), so the kernel must select the IEEE limit.
+  std::vector<float> x = {1000.f, 200.f, 88.f, -1000.f},
+                     y = {2.f, 2.f, 2.f, 2.f};
+  for (const std::string& target : testing::all_targets()) {
+    testing::ScopedTarget t(target);
+    std::vector<float> out(4), g(4);
+    poisson_nll_loss(view<float>(x.data(), {4}), view<float>(y.data(), {4}),
+                     {.reduction = Reduction::kNone},
+                     {.out = mutable_view<float>(out.data(), {4}),
+                      .grad_out = mutable_view<float>(g.data(), {4})});
+    EXPECT_TRUE(std::isinf(out[0]) && out[0] > 0) << target << " " << out[0];
+    EXPECT_TRUE(std::isinf(g[0]) && g[0] > 0) << target;
+    EXPECT_TRUE(std::isinf(out[1]) && out[1] > 0) << target << " " << out[1];
+    EXPECT_NEAR(out[2], std::exp(88.0) - 176.0, 1e-6 * std::exp(88.0))
+        << target;
+    EXPECT_NEAR(out[3], 2000.0, 1e-3) << target;  // exp(-1000) = 0
+    // log_input=False at the domain edge: x = 0, eps = 0 gives -y log 0 = inf.
+    std::vector<float> z = {0.f}, one = {1.f}, lz(1);
+    poisson_nll_loss(
+        view<float>(z.data(), {1}), view<float>(one.data(), {1}),
+        {.log_input = false, .eps = 0.0, .reduction = Reduction::kNone},
+        {.out = mutable_view<float>(lz.data(), {1})});
+    EXPECT_TRUE(std::isinf(lz[0]) && lz[0] > 0) << target << " " << lz[0];
+  }
+}
+
 TEST(RegressionErrors, PoissonRateMustBeNonNegative) {
   std::vector<double> x = {1.0, -0.5}, y = {1.0, 1.0};
   const std::string msg = error_of([&] {

@@ -1,0 +1,108 @@
+// Google Benchmark for the loss kernels: value + gradient into a caller-owned
+// buffer, reported as bytes moved (input, target, gradient) per second, next
+// to a STREAM-style triad a[i] = b[i] + s c[i] on the same sizes.
+//   build/release/bench/losslab_bench --benchmark_counters_tabular=true
+#include <benchmark/benchmark.h>
+
+#include <random>
+#include <vector>
+
+#include "losslab/losslab.h"
+
+namespace {
+
+struct Arrays {
+  std::vector<float> x, y, g;
+  explicit Arrays(int64_t n) : x(size_t(n)), y(size_t(n)), g(size_t(n)) {
+    std::mt19937 rng(0);
+    std::normal_distribution<float> dist;
+    for (auto& v : x) v = dist(rng);
+    for (auto& v : y) v = dist(rng);
+  }
+};
+
+template <class Call>
+void run(benchmark::State& state, Call call) {
+  const int64_t n = state.range(0);
+  losslab::set_num_threads(int(state.range(1)));
+  Arrays a(n);
+  const losslab::View x = losslab::view<float>(a.x.data(), {n});
+  const losslab::View y = losslab::view<float>(a.y.data(), {n});
+  const losslab::LossOutputs out{
+      .grad_out = losslab::mutable_view<float>(a.g.data(), {n})};
+  for (auto _ : state) benchmark::DoNotOptimize(call(x, y, out));
+  state.SetBytesProcessed(state.iterations() * 3 * n * int64_t(sizeof(float)));
+  state.counters["ns/elem"] = benchmark::Counter(
+      double(n) * double(state.iterations()),
+      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  losslab::set_num_threads(0);
+}
+
+void BM_Triad(benchmark::State& state) {
+  const int64_t n = state.range(0);
+  Arrays a(n);
+  const float s = 0.5f;
+  for (auto _ : state) {
+    float* __restrict g = a.g.data();
+    const float* __restrict x = a.x.data();
+    const float* __restrict y = a.y.data();
+    for (int64_t i = 0; i < n; ++i) g[i] = x[i] + s * y[i];
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(state.iterations() * 3 * n * int64_t(sizeof(float)));
+}
+
+void BM_Mse(benchmark::State& s) {
+  run(s, [](auto x, auto y, const auto& o) {
+    return losslab::mse_loss(x, y, {}, o);
+  });
+}
+void BM_L1(benchmark::State& s) {
+  run(s, [](auto x, auto y, const auto& o) {
+    return losslab::l1_loss(x, y, {}, o);
+  });
+}
+void BM_Huber(benchmark::State& s) {
+  run(s, [](auto x, auto y, const auto& o) {
+    return losslab::huber_loss(x, y, {.delta = 1.0}, o);
+  });
+}
+void BM_SmoothL1(benchmark::State& s) {
+  run(s, [](auto x, auto y, const auto& o) {
+    return losslab::smooth_l1_loss(x, y, {.beta = 1.0}, o);
+  });
+}
+void BM_Quantile(benchmark::State& s) {
+  run(s, [](auto x, auto y, const auto& o) {
+    return losslab::quantile_loss(x, y, {.quantile = {0.9}}, o);
+  });
+}
+void BM_LogCosh(benchmark::State& s) {
+  run(s, [](auto x, auto y, const auto& o) {
+    return losslab::log_cosh_loss(x, y, {}, o);
+  });
+}
+void BM_PoissonNll(benchmark::State& s) {
+  run(s, [](auto x, auto y, const auto& o) {
+    return losslab::poisson_nll_loss(x, y, {}, o);
+  });
+}
+
+// Sizes: in cache (256K) and far beyond the L3 (64M); 1 and 2 threads.
+void Args(benchmark::internal::Benchmark* b) {
+  for (int64_t n : {int64_t(1) << 18, int64_t(1) << 26}) {
+    for (int64_t t : {1, 2}) b->Args({n, t});
+  }
+  b->UseRealTime()->Unit(benchmark::kMillisecond);
+}
+
+}  // namespace
+
+BENCHMARK(BM_Triad)->Arg(1 << 18)->Arg(1 << 26)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Mse)->Apply(Args);
+BENCHMARK(BM_L1)->Apply(Args);
+BENCHMARK(BM_Huber)->Apply(Args);
+BENCHMARK(BM_SmoothL1)->Apply(Args);
+BENCHMARK(BM_Quantile)->Apply(Args);
+BENCHMARK(BM_LogCosh)->Apply(Args);
+BENCHMARK(BM_PoissonNll)->Apply(Args);
