@@ -8,6 +8,7 @@
 #include "losslab/core/parallel.h"
 #include "losslab/core/reduction.h"
 #include "losslab/core/view.h"
+#include "losslab/losses/classification.h"
 #include "losslab/losses/common.h"
 #include "losslab/losses/regression.h"
 #include "losslab/metrics.h"

@@ -12,12 +12,16 @@ Names and semantics follow ``torch.nn.functional`` where PyTorch has the loss.
 from losslab._core import (
     __version__,
     available_simd_targets,
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
     get_num_threads,
     huber_loss,
     l1_loss,
     log_cosh_loss,
     mae,
     mse_loss,
+    nll_loss,
     poisson_nll_loss,
     pseudo_huber_loss,
     quantile_coverage,
@@ -41,15 +45,26 @@ REGRESSION_LOSSES = (
     "poisson_nll_loss",
 )
 
+CLASSIFICATION_LOSSES = (
+    "binary_cross_entropy_with_logits",
+    "binary_cross_entropy",
+    "cross_entropy",
+    "nll_loss",
+)
+
 __all__ = [
     "__version__",
     "available_simd_targets",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
     "get_num_threads",
     "huber_loss",
     "l1_loss",
     "log_cosh_loss",
     "mae",
     "mse_loss",
+    "nll_loss",
     "poisson_nll_loss",
     "pseudo_huber_loss",
     "quantile_coverage",
@@ -61,4 +76,5 @@ __all__ = [
     "simd_target",
     "smooth_l1_loss",
     "REGRESSION_LOSSES",
+    "CLASSIFICATION_LOSSES",
 ]

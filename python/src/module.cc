@@ -13,6 +13,7 @@ namespace nb = nanobind;
 
 namespace losslab::python {
 void bind_regression(nb::module_& m);
+void bind_classification(nb::module_& m);
 void bind_metrics(nb::module_& m);
 }  // namespace losslab::python
 
@@ -49,5 +50,6 @@ NB_MODULE(_core, m) {
         "initial choice.");
 
   losslab::python::bind_regression(m);
+  losslab::python::bind_classification(m);
   losslab::python::bind_metrics(m);
 }

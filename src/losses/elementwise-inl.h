@@ -39,8 +39,15 @@ uint32_t run_elementwise_indexed(const FnAt& fn_at, const YAt& y_at,
       const T y = c.y[y_at(i)];
       const Fn& fn = fn_at(i);
       T l, g = 0, h = 0;
-      fn(x, y, l, g, h, want_h);
+      if constexpr (has_aux<Fn>()) {
+        fn(x, y, c.aux[i % c.aux_period], l, g, h, want_h);
+      } else {
+        fn(x, y, l, g, h, want_h);
+      }
       if (!std::isfinite(y)) flags |= kFlagBadTarget;
+      if constexpr (has_target_domain<Fn>()) {
+        if (fn.target_bad(y)) flags |= kFlagTargetDomain;
+      }
       if (check_x && !std::isfinite(x)) flags |= kFlagBadInput;
       if constexpr (Fn::kHasDomain) {
         if (fn.domain_bad(x)) flags |= kFlagDomain;
@@ -115,17 +122,26 @@ HWY_NOINLINE uint32_t RunElementwise(D d, const Fn& fn,
   const V zero = hn::Zero(d);
   const V vmax = hn::Set(d, hwy::HighestValue<T>());
   const V gscale = hn::Set(d, c.gscale);
-  M bad_y = hn::FirstN(d, 0), bad_w = bad_y, bad_x = bad_y, bad_dom = bad_y;
+  M bad_y = hn::FirstN(d, 0), bad_w = bad_y, bad_x = bad_y, bad_dom = bad_y,
+    bad_ty = bad_y;
 
   // One vector of elements at offset j of the given arrays; returns the
-  // (weighted) loss for the accumulator.
+  // (weighted) loss for the accumulator. `ap` points at this vector's
+  // per-element parameters (losses with kHasAux only).
   auto step = [&](size_t j, const T* xp, const T* yp, const T* wp,
-                  const T* gop, T* op, T* gp, T* hp) HWY_ATTR {
+                  const T* gop, T* op, T* gp, T* hp, const T* ap) HWY_ATTR {
     const V x = hn::LoadU(d, xp + j);
     const V y = hn::LoadU(d, yp + j);
     V l, g = zero, h = zero;
-    fn(d, x, y, l, g, h, want_h);
+    if constexpr (detail::has_aux<Fn>()) {
+      fn(d, x, y, hn::LoadU(d, ap), l, g, h, want_h);
+    } else {
+      fn(d, x, y, l, g, h, want_h);
+    }
     bad_y = hn::Or(bad_y, hn::Not(hn::IsFinite(y)));
+    if constexpr (detail::has_target_domain<Fn>()) {
+      bad_ty = hn::Or(bad_ty, fn.TargetBad(d, y));
+    }
     if (check_x) bad_x = hn::Or(bad_x, hn::Not(hn::IsFinite(x)));
     if constexpr (Fn::kHasDomain) bad_dom = hn::Or(bad_dom, fn.DomainBad(d, x));
     if (wp) {
@@ -157,8 +173,13 @@ HWY_NOINLINE uint32_t RunElementwise(D d, const Fn& fn,
     int64_t i = i0;
     for (; i + kL <= i1; i += kL) {
       for (size_t k = 0; k < nv; ++k) {
-        acc[k] = hn::Add(acc[k], step(size_t(i) + k * N, c.x, c.y, c.w, c.gout,
-                                      c.out, c.grad, c.hess));
+        const size_t j = size_t(i) + k * N;
+        const T* ap = nullptr;
+        if constexpr (detail::has_aux<Fn>()) {
+          ap = c.aux + int64_t(j) % c.aux_period;
+        }
+        acc[k] = hn::Add(acc[k], step(j, c.x, c.y, c.w, c.gout, c.out, c.grad,
+                                      c.hess, ap));
       }
     }
     if (i < i1) {
@@ -166,8 +187,16 @@ HWY_NOINLINE uint32_t RunElementwise(D d, const Fn& fn,
       // the sums and copy back only the real elements. Padding (x = y = w =
       // 1) is valid for every loss, so it never raises a flag.
       const size_t r = size_t(i1 - i);
-      alignas(64) T xb[kL], yb[kL], wb[kL], gob[kL], ob[kL], gb[kL], hb[kL];
-      for (int64_t k = 0; k < kL; ++k) xb[k] = yb[k] = wb[k] = gob[k] = T(1);
+      alignas(64) T xb[kL], yb[kL], wb[kL], gob[kL], ob[kL], gb[kL], hb[kL],
+          ab[kL];
+      for (int64_t k = 0; k < kL; ++k) {
+        xb[k] = yb[k] = wb[k] = gob[k] = ab[k] = T(1);
+      }
+      if constexpr (detail::has_aux<Fn>()) {
+        for (size_t k = 0; k < r; ++k) {
+          ab[k] = c.aux[(i + int64_t(k)) % c.aux_period];
+        }
+      }
       std::memcpy(xb, c.x + i, r * sizeof(T));
       std::memcpy(yb, c.y + i, r * sizeof(T));
       if (c.w) std::memcpy(wb, c.w + i, r * sizeof(T));
@@ -177,7 +206,8 @@ HWY_NOINLINE uint32_t RunElementwise(D d, const Fn& fn,
         const M m = hn::FirstN(d, r > off ? r - off : 0);
         const V l = step(off, xb, yb, c.w ? wb : nullptr,
                          c.gout ? gob : nullptr, c.out ? ob : nullptr,
-                         kGrad ? gb : nullptr, c.hess ? hb : nullptr);
+                         kGrad ? gb : nullptr, c.hess ? hb : nullptr,
+                         ab + off);
         acc[k] = hn::Add(acc[k], hn::IfThenElseZero(m, l));
       }
       if (c.out) std::memcpy(c.out + i, ob, r * sizeof(T));
@@ -193,6 +223,7 @@ HWY_NOINLINE uint32_t RunElementwise(D d, const Fn& fn,
   if (!hn::AllFalse(d, bad_w)) flags |= detail::kFlagBadWeight;
   if (!hn::AllFalse(d, bad_x)) flags |= detail::kFlagBadInput;
   if (!hn::AllFalse(d, bad_dom)) flags |= detail::kFlagDomain;
+  if (!hn::AllFalse(d, bad_ty)) flags |= detail::kFlagTargetDomain;
   return flags;
 }
 

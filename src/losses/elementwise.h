@@ -30,6 +30,10 @@ enum class ElemLossId : int32_t {
   kLogCosh,
   kPseudoHuber,
   kPoissonNll,
+  // Classification (classification-inl.h).
+  kBceLogits,       // binary_cross_entropy_with_logits without pos_weight
+  kBceLogitsPosW,   // ... with pos_weight (read through ElemCall::aux)
+  kBce,             // binary_cross_entropy on probabilities
 };
 
 // Bits of ElemCall::opts.
@@ -45,7 +49,30 @@ enum : uint32_t {
   kFlagBadWeight = 1u << 1,  // NaN/Inf/negative weight
   kFlagBadInput = 1u << 2,   // non-finite input under nan_policy="raise"
   kFlagDomain = 1u << 3,     // input outside the loss's domain
+  kFlagTargetDomain = 1u << 4,  // finite target outside the loss's range
 };
+
+// A loss functor may declare
+//   kHasAux:          it takes a per-element parameter a (pos_weight), read
+//                     as ElemCall::aux[i % aux_period];
+//   kHasTargetDomain: it flags targets outside its range (e.g. [0, 1]).
+// Functors that do not declare them get false.
+template <class Fn>
+constexpr bool has_aux() {
+  if constexpr (requires { Fn::kHasAux; }) {
+    return Fn::kHasAux;
+  } else {
+    return false;
+  }
+}
+template <class Fn>
+constexpr bool has_target_domain() {
+  if constexpr (requires { Fn::kHasTargetDomain; }) {
+    return Fn::kHasTargetDomain;
+  } else {
+    return false;
+  }
+}
 
 template <class T>
 struct ElemCall {
@@ -61,6 +88,12 @@ struct ElemCall {
   T gscale;       // 1/N, 1/sum(w), 1 ... times the scalar upstream gradient
   double p0, p1;  // loss parameters (delta, beta, quantile, eps)
   uint32_t opts;
+  // Per-element parameter with period aux_period (pos_weight, one value per
+  // class of the last dimension): element i uses aux[i % aux_period]. The
+  // buffer holds aux_period + kVirtualLanes values (the period repeated), so
+  // a vector starting at any phase reads its lanes with one unaligned load.
+  const T* aux = nullptr;
+  int64_t aux_period = 0;
 };
 
 // Sum of the 16 virtual lanes by a fixed tree, widened to double.

@@ -5,6 +5,7 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 
 #include "hwy/highway.h"
+#include "src/losses/classification-inl.h"
 #include "src/losses/elementwise-inl.h"
 #include "src/losses/regression-inl.h"
 
@@ -40,6 +41,12 @@ HWY_INLINE uint32_t ElementwiseBlocks(const detail::ElemCall<T>& c, int64_t b0,
           PoissonNllV<D>(d, (c.opts & detail::kOptLogInput) != 0,
                          (c.opts & detail::kOptFull) != 0, c.p0),
           c, b0, b1, partials);
+    case ElemLossId::kBceLogits:
+      return RunElementwise(d, BceLogitsV<D>{}, c, b0, b1, partials);
+    case ElemLossId::kBceLogitsPosW:
+      return RunElementwise(d, BceLogitsPosWV<D>{}, c, b0, b1, partials);
+    case ElemLossId::kBce:
+      return RunElementwise(d, BceV<D>{}, c, b0, b1, partials);
   }
   return 0;
 }
@@ -96,6 +103,13 @@ uint32_t scalar_blocks(const ElemCall<T>& c, int64_t b0, int64_t b1,
           ref::PoissonNll<T>{(c.opts & kOptLogInput) != 0,
                              (c.opts & kOptFull) != 0, T(c.p0)},
           c, b0, b1, partials);
+    case ElemLossId::kBceLogits:
+      return ref::run_elementwise(ref::BceLogits<T>{}, c, b0, b1, partials);
+    case ElemLossId::kBceLogitsPosW:
+      return ref::run_elementwise(ref::BceLogitsPosW<T>{}, c, b0, b1,
+                                  partials);
+    case ElemLossId::kBce:
+      return ref::run_elementwise(ref::Bce<T>{}, c, b0, b1, partials);
   }
   return 0;
 }

@@ -8,6 +8,7 @@
 #include "losslab/core/error.h"
 #include "losslab/core/parallel.h"
 #include "src/core/checks.h"
+#include "src/losses/classification-inl.h"
 #include "src/losses/elementwise-inl.h"
 #include "src/losses/regression-inl.h"
 
@@ -98,6 +99,29 @@ template <class T>
       }
     }
   }
+  if (flags & kFlagDomain && s.loss == ElemLossId::kBce) {
+    for (int64_t i = 0; i < n; ++i) {
+      if (!(x[i] >= T(0) && x[i] <= T(1))) {
+        throw_value_error(
+            fn + ": input must be probabilities in [0, 1]; got " +
+            value_str(double(x[i])) + " at index " + index_str(i, shape) +
+            "; if these are logits (raw scores), use "
+            "binary_cross_entropy_with_logits, which is also numerically "
+            "stable");
+      }
+    }
+  }
+  if (flags & kFlagTargetDomain) {
+    for (int64_t i = 0; i < n; ++i) {
+      if (y[i] < T(0) || y[i] > T(1)) {
+        throw_value_error(
+            fn + ": target must lie in [0, 1] (a 0/1 label or a soft "
+            "probability); got " + value_str(double(y[i])) + " at index " +
+            index_str(i, s.target->shape) +
+            "; map {-1, 1} labels to {0, 1} with (y + 1) / 2");
+      }
+    }
+  }
   if (flags & kFlagDomain) {
     for (int64_t i = 0; i < n; ++i) {
       if (x[i] < T(0)) {
@@ -149,6 +173,19 @@ double run_typed(const ElemSpec& s) {
   c.gscale = T(o.grad_output * scale);
   c.p0 = s.p0;
   c.opts = s.opts | (s.nan_policy == NanPolicy::kRaise ? uint32_t(kOptCheckInput) : 0u);
+  // pos_weight: the (C,) values tiled to C + 16 so that a vector starting at
+  // any class phase reads its lanes with one load (see ElemCall::aux). This
+  // keeps the SIMD path for multi-label inputs; the multi-quantile case uses
+  // the scalar indexed driver instead, since its functor itself changes.
+  std::vector<T> aux;
+  if (s.pos_weight && s.pos_weight->present()) {
+    const Contiguous<T> pw(*s.pos_weight);
+    const int64_t period = s.pos_weight->numel();
+    aux.resize(size_t(period + kVirtualLanes));
+    for (size_t k = 0; k < aux.size(); ++k) aux[k] = pw.get()[k % period];
+    c.aux = aux.data();
+    c.aux_period = period;
+  }
 
   const int64_t nb = (n + kBlock - 1) / kBlock;
   std::vector<double> partials(size_t(nb), 0.0);
@@ -212,6 +249,24 @@ double run_elementwise_loss(const ElemSpec& s) {
     }
   } else {
     require_same_shape(fn, "target", target.shape, "input", input.shape);
+  }
+  if (s.pos_weight && s.pos_weight->present()) {
+    const View& pw = *s.pos_weight;
+    require_same_dtype(fn, "pos_weight", pw, "input", input.dtype);
+    const int64_t classes =
+        input.shape.ndim() > 0 ? input.shape[input.shape.ndim() - 1] : 1;
+    if (pw.shape.ndim() != 1 ||
+        (pw.shape[0] != classes && pw.shape[0] != 1)) {
+      throw_value_error(
+          std::string(fn) + ": pos_weight shape " + pw.shape.str() +
+          " must be (" + std::to_string(classes) +
+          ",), one weight per class of the input's last dimension (input "
+          "shape " + input.shape.str() + "), or (1,) for one weight shared "
+          "by all elements");
+    }
+    if (pw.data == nullptr) {
+      throw_value_error(std::string(fn) + ": pos_weight has a null data pointer");
+    }
   }
   if (weight.present()) {
     require_same_shape(fn, "weight", weight.shape, "input", input.shape);

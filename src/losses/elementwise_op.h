@@ -29,6 +29,9 @@ struct ElemSpec {
   // quantile_loss with several quantiles: the input is (N, Q); the target is
   // (N, Q) or (N,).
   const std::vector<double>* quantiles = nullptr;
+  // binary_cross_entropy_with_logits: pos_weight of shape (C,) for an input
+  // whose last dimension is C (or (1,)); absent: null or a null view.
+  const View* pos_weight = nullptr;
 };
 
 double run_elementwise_loss(const ElemSpec& spec);
