@@ -47,12 +47,18 @@ DType to_dtype(nb::dlpack::dtype t) {
 
 nb::dlpack::dtype to_dlpack(DType d) {
   switch (d) {
-    case DType::kFloat32: return nb::dtype<float>();
-    case DType::kFloat64: return nb::dtype<double>();
-    case DType::kInt64: return nb::dtype<int64_t>();
-    case DType::kInt32: return nb::dtype<int32_t>();
-    case DType::kBool: return nb::dtype<bool>();
-    default: break;
+    case DType::kFloat32:
+      return nb::dtype<float>();
+    case DType::kFloat64:
+      return nb::dtype<double>();
+    case DType::kInt64:
+      return nb::dtype<int64_t>();
+    case DType::kInt32:
+      return nb::dtype<int32_t>();
+    case DType::kBool:
+      return nb::dtype<bool>();
+    default:
+      break;
   }
   throw_type_error("losslab: cannot allocate an array of dtype " +
                    std::string(dtype_name(d)));
@@ -95,7 +101,8 @@ Input to_input(std::string_view fn, std::string_view arg, nb::handle h) {
     } catch (nb::python_error&) {
       throw_type_error(std::string(fn) + ": " + std::string(arg) +
                        " must be an array (NumPy, or a tensor with DLPack); "
-                       "got " + py_type_name(h));
+                       "got " +
+                       py_type_name(h));
     }
     if (!nb::try_cast(in.converted, in.array, false)) {
       throw_type_error(std::string(fn) + ": " + std::string(arg) +
@@ -120,7 +127,8 @@ Output to_output(std::string_view fn, std::string_view arg, nb::handle h) {
   if (!nb::try_cast(h, o.array, false)) {
     throw_type_error(std::string(fn) + ": " + std::string(arg) +
                      " must be a writable array (e.g. numpy.empty_like("
-                     "input)); got " + py_type_name(h));
+                     "input)); got " +
+                     py_type_name(h));
   }
   check_device(fn, arg, o.array.device_type());
   o.object = nb::borrow(h);
@@ -167,7 +175,8 @@ nb::object call_loss(std::string_view fn, nb::handle input, nb::handle target,
   // Upstream gradient: a number for mean/sum, an array for none.
   Input go;
   if (!c.grad_output.is_none()) {
-    if (PyFloat_Check(c.grad_output.ptr()) || PyLong_Check(c.grad_output.ptr())) {
+    if (PyFloat_Check(c.grad_output.ptr()) ||
+        PyLong_Check(c.grad_output.ptr())) {
       outs.grad_output = nb::cast<double>(c.grad_output);
     } else {
       go = to_input(fn, "grad_output", c.grad_output);

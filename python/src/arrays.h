@@ -59,9 +59,9 @@ struct CallArgs {
   NanPolicy nan_policy;
 };
 
-using LossFn = std::function<double(const View& input, const View& target,
-                                    const CallArgs& args,
-                                    const LossOutputs& outputs)>;
+using LossFn =
+    std::function<double(const View& input, const View& target,
+                         const CallArgs& args, const LossOutputs& outputs)>;
 
 // Runs a loss of the shape f(input, target, ...) with the shared Python
 // conventions: allocation of out / grad / hess, the upstream gradient, the
@@ -73,20 +73,20 @@ nb::object call_loss(std::string_view fn, nb::handle input, nb::handle target,
 }  // namespace losslab::python
 
 // The shared keyword-only parameters, for m.def(...) of every loss.
-#define LOSSLAB_PY_COMMON_PARAMS                                             \
-  nb::object weight, std::string reduction, bool return_grad,                \
-      bool return_hess, nb::object out, nb::object grad_out,                 \
+#define LOSSLAB_PY_COMMON_PARAMS                              \
+  nb::object weight, std::string reduction, bool return_grad, \
+      bool return_hess, nb::object out, nb::object grad_out,  \
       nb::object hess_out, nb::object grad_output, std::string nan_policy
-#define LOSSLAB_PY_COMMON_ARGS                                               \
-  nb::arg("weight") = nb::none(), nb::arg("reduction") = "mean",             \
-  nb::arg("return_grad") = false, nb::arg("return_hess") = false,            \
-  nb::arg("out") = nb::none(), nb::arg("grad_out") = nb::none(),             \
-  nb::arg("hess_out") = nb::none(), nb::arg("grad_output") = nb::none(),     \
+#define LOSSLAB_PY_COMMON_ARGS                                           \
+  nb::arg("weight") = nb::none(), nb::arg("reduction") = "mean",         \
+  nb::arg("return_grad") = false, nb::arg("return_hess") = false,        \
+  nb::arg("out") = nb::none(), nb::arg("grad_out") = nb::none(),         \
+  nb::arg("hess_out") = nb::none(), nb::arg("grad_output") = nb::none(), \
   nb::arg("nan_policy") = "propagate"
-#define LOSSLAB_PY_COMMON_VALUES                                             \
-  ::losslab::python::CommonArgs {                                            \
-    weight, reduction, return_grad, return_hess, out, grad_out, hess_out,    \
-        grad_output, nan_policy                                              \
+#define LOSSLAB_PY_COMMON_VALUES                                          \
+  ::losslab::python::CommonArgs {                                         \
+    weight, reduction, return_grad, return_hess, out, grad_out, hess_out, \
+        grad_output, nan_policy                                           \
   }
 
 #endif  // LOSSLAB_PYTHON_ARRAYS_H_

@@ -27,7 +27,7 @@ NB_MODULE(_core, m) {
       std::rethrow_exception(p);
     } catch (const losslab::Error& e) {
       PyErr_SetString(e.kind() == losslab::ErrorKind::kType ? PyExc_TypeError
-                                                             : PyExc_ValueError,
+                                                            : PyExc_ValueError,
                       e.what());
     }
   });

@@ -80,9 +80,9 @@ uint32_t run_elementwise_indexed(const FnAt& fn_at, const YAt& y_at,
 template <class T, class Fn>
 uint32_t run_elementwise(const Fn& fn, const ElemCall<T>& c, int64_t b0,
                          int64_t b1, double* partials) {
-  return run_elementwise_indexed(
-      [&fn](int64_t) -> const Fn& { return fn; }, [](int64_t i) { return i; },
-      c, b0, b1, partials);
+  return run_elementwise_indexed([&fn](int64_t) -> const Fn& { return fn; },
+                                 [](int64_t i) { return i; }, c, b0, b1,
+                                 partials);
 }
 
 }  // namespace losslab::detail::ref
@@ -109,8 +109,7 @@ namespace hn = hwy::HWY_NAMESPACE;
 template <class D, class Fn, bool kGrad>
 HWY_NOINLINE uint32_t RunElementwise(D d, const Fn& fn,
                                      const detail::ElemCall<hn::TFromD<D>>& c,
-                                     int64_t b0, int64_t b1,
-                                     double* partials) {
+                                     int64_t b0, int64_t b1, double* partials) {
   using T = hn::TFromD<D>;
   using V = hn::Vec<D>;
   using M = hn::Mask<D>;
@@ -128,8 +127,8 @@ HWY_NOINLINE uint32_t RunElementwise(D d, const Fn& fn,
   // One vector of elements at offset j of the given arrays; returns the
   // (weighted) loss for the accumulator. `ap` points at this vector's
   // per-element parameters (losses with kHasAux only).
-  auto step = [&](size_t j, const T* xp, const T* yp, const T* wp,
-                  const T* gop, T* op, T* gp, T* hp, const T* ap) HWY_ATTR {
+  auto step = [&](size_t j, const T* xp, const T* yp, const T* wp, const T* gop,
+                  T* op, T* gp, T* hp, const T* ap) HWY_ATTR {
     const V x = hn::LoadU(d, xp + j);
     const V y = hn::LoadU(d, yp + j);
     V l, g = zero, h = zero;
@@ -178,8 +177,8 @@ HWY_NOINLINE uint32_t RunElementwise(D d, const Fn& fn,
         if constexpr (detail::has_aux<Fn>()) {
           ap = c.aux + int64_t(j) % c.aux_period;
         }
-        acc[k] = hn::Add(acc[k], step(j, c.x, c.y, c.w, c.gout, c.out, c.grad,
-                                      c.hess, ap));
+        acc[k] = hn::Add(
+            acc[k], step(j, c.x, c.y, c.w, c.gout, c.out, c.grad, c.hess, ap));
       }
     }
     if (i < i1) {
@@ -206,8 +205,7 @@ HWY_NOINLINE uint32_t RunElementwise(D d, const Fn& fn,
         const M m = hn::FirstN(d, r > off ? r - off : 0);
         const V l = step(off, xb, yb, c.w ? wb : nullptr,
                          c.gout ? gob : nullptr, c.out ? ob : nullptr,
-                         kGrad ? gb : nullptr, c.hess ? hb : nullptr,
-                         ab + off);
+                         kGrad ? gb : nullptr, c.hess ? hb : nullptr, ab + off);
         acc[k] = hn::Add(acc[k], hn::IfThenElseZero(m, l));
       }
       if (c.out) std::memcpy(c.out + i, ob, r * sizeof(T));

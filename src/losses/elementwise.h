@@ -31,9 +31,9 @@ enum class ElemLossId : int32_t {
   kPseudoHuber,
   kPoissonNll,
   // Classification (classification-inl.h).
-  kBceLogits,       // binary_cross_entropy_with_logits without pos_weight
-  kBceLogitsPosW,   // ... with pos_weight (read through ElemCall::aux)
-  kBce,             // binary_cross_entropy on probabilities
+  kBceLogits,      // binary_cross_entropy_with_logits without pos_weight
+  kBceLogitsPosW,  // ... with pos_weight (read through ElemCall::aux)
+  kBce,            // binary_cross_entropy on probabilities
 };
 
 // Bits of ElemCall::opts.
@@ -45,10 +45,10 @@ enum : uint32_t {
 
 // Bits a kernel returns: what it saw that the op layer must report.
 enum : uint32_t {
-  kFlagBadTarget = 1u << 0,  // NaN/Inf target
-  kFlagBadWeight = 1u << 1,  // NaN/Inf/negative weight
-  kFlagBadInput = 1u << 2,   // non-finite input under nan_policy="raise"
-  kFlagDomain = 1u << 3,     // input outside the loss's domain
+  kFlagBadTarget = 1u << 0,     // NaN/Inf target
+  kFlagBadWeight = 1u << 1,     // NaN/Inf/negative weight
+  kFlagBadInput = 1u << 2,      // non-finite input under nan_policy="raise"
+  kFlagDomain = 1u << 3,        // input outside the loss's domain
   kFlagTargetDomain = 1u << 4,  // finite target outside the loss's range
 };
 

@@ -3,7 +3,6 @@
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "src/losses/elementwise_kernels.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
-
 #include "hwy/highway.h"
 #include "src/losses/classification-inl.h"
 #include "src/losses/elementwise-inl.h"
@@ -82,21 +81,21 @@ uint32_t scalar_blocks(const ElemCall<T>& c, int64_t b0, int64_t b1,
     case ElemLossId::kL1:
       return ref::run_elementwise(ref::L1<T>{}, c, b0, b1, partials);
     case ElemLossId::kHuber:
-      return ref::run_elementwise(ref::Huber<T>{T(c.p0), T(0.5 * c.p0)}, c,
-                                  b0, b1, partials);
+      return ref::run_elementwise(ref::Huber<T>{T(c.p0), T(0.5 * c.p0)}, c, b0,
+                                  b1, partials);
     case ElemLossId::kSmoothL1:
       return ref::run_elementwise(
           ref::SmoothL1<T>{T(c.p0), T(0.5 * c.p0), T(1) / T(c.p0)}, c, b0, b1,
           partials);
     case ElemLossId::kQuantile:
-      return ref::run_elementwise(ref::Quantile<T>{T(c.p0), T(c.p0) - T(1)},
-                                  c, b0, b1, partials);
+      return ref::run_elementwise(ref::Quantile<T>{T(c.p0), T(c.p0) - T(1)}, c,
+                                  b0, b1, partials);
     case ElemLossId::kLogCosh:
       return ref::run_elementwise(ref::LogCosh<T>{}, c, b0, b1, partials);
     case ElemLossId::kPseudoHuber: {
       const T delta = T(c.p0);
-      return ref::run_elementwise(ref::PseudoHuber<T>{delta, delta * delta},
-                                  c, b0, b1, partials);
+      return ref::run_elementwise(ref::PseudoHuber<T>{delta, delta * delta}, c,
+                                  b0, b1, partials);
     }
     case ElemLossId::kPoissonNll:
       return ref::run_elementwise(
@@ -106,8 +105,7 @@ uint32_t scalar_blocks(const ElemCall<T>& c, int64_t b0, int64_t b1,
     case ElemLossId::kBceLogits:
       return ref::run_elementwise(ref::BceLogits<T>{}, c, b0, b1, partials);
     case ElemLossId::kBceLogitsPosW:
-      return ref::run_elementwise(ref::BceLogitsPosW<T>{}, c, b0, b1,
-                                  partials);
+      return ref::run_elementwise(ref::BceLogitsPosW<T>{}, c, b0, b1, partials);
     case ElemLossId::kBce:
       return ref::run_elementwise(ref::Bce<T>{}, c, b0, b1, partials);
   }

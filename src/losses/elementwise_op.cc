@@ -72,8 +72,8 @@ template <class T>
     for (int64_t i = 0; i < ny; ++i) {
       if (!std::isfinite(y[i])) {
         throw_value_error(
-            fn + ": target contains " + value_str(double(y[i])) +
-            " at index " + index_str(i, s.target->shape) +
+            fn + ": target contains " + value_str(double(y[i])) + " at index " +
+            index_str(i, s.target->shape) +
             "; targets must be finite (a NaN target is a data bug: drop or "
             "impute those rows before computing the loss)");
       }
@@ -114,20 +114,23 @@ template <class T>
   if (flags & kFlagTargetDomain) {
     for (int64_t i = 0; i < n; ++i) {
       if (y[i] < T(0) || y[i] > T(1)) {
-        throw_value_error(
-            fn + ": target must lie in [0, 1] (a 0/1 label or a soft "
-            "probability); got " + value_str(double(y[i])) + " at index " +
-            index_str(i, s.target->shape) +
-            "; map {-1, 1} labels to {0, 1} with (y + 1) / 2");
+        throw_value_error(fn +
+                          ": target must lie in [0, 1] (a 0/1 label or a soft "
+                          "probability); got " +
+                          value_str(double(y[i])) + " at index " +
+                          index_str(i, s.target->shape) +
+                          "; map {-1, 1} labels to {0, 1} with (y + 1) / 2");
       }
     }
   }
   if (flags & kFlagDomain) {
     for (int64_t i = 0; i < n; ++i) {
       if (x[i] < T(0)) {
-        throw_value_error(fn + ": input must be >= 0 when log_input=False "
-                          "(it is a rate); got " + value_str(double(x[i])) +
-                          " at index " + index_str(i, shape) +
+        throw_value_error(fn +
+                          ": input must be >= 0 when log_input=False "
+                          "(it is a rate); got " +
+                          value_str(double(x[i])) + " at index " +
+                          index_str(i, shape) +
                           "; pass log-rates with log_input=True");
       }
     }
@@ -172,7 +175,8 @@ double run_typed(const ElemSpec& s) {
   c.n = n;
   c.gscale = T(o.grad_output * scale);
   c.p0 = s.p0;
-  c.opts = s.opts | (s.nan_policy == NanPolicy::kRaise ? uint32_t(kOptCheckInput) : 0u);
+  c.opts = s.opts |
+           (s.nan_policy == NanPolicy::kRaise ? uint32_t(kOptCheckInput) : 0u);
   // pos_weight: the (C,) values tiled to C + 16 so that a vector starting at
   // any class phase reads its lanes with one load (see ElemCall::aux). This
   // keeps the SIMD path for multi-label inputs; the multi-quantile case uses
@@ -255,17 +259,19 @@ double run_elementwise_loss(const ElemSpec& s) {
     require_same_dtype(fn, "pos_weight", pw, "input", input.dtype);
     const int64_t classes =
         input.shape.ndim() > 0 ? input.shape[input.shape.ndim() - 1] : 1;
-    if (pw.shape.ndim() != 1 ||
-        (pw.shape[0] != classes && pw.shape[0] != 1)) {
+    if (pw.shape.ndim() != 1 || (pw.shape[0] != classes && pw.shape[0] != 1)) {
       throw_value_error(
           std::string(fn) + ": pos_weight shape " + pw.shape.str() +
           " must be (" + std::to_string(classes) +
           ",), one weight per class of the input's last dimension (input "
-          "shape " + input.shape.str() + "), or (1,) for one weight shared "
+          "shape " +
+          input.shape.str() +
+          "), or (1,) for one weight shared "
           "by all elements");
     }
     if (pw.data == nullptr) {
-      throw_value_error(std::string(fn) + ": pos_weight has a null data pointer");
+      throw_value_error(std::string(fn) +
+                        ": pos_weight has a null data pointer");
     }
   }
   if (weight.present()) {
