@@ -9,30 +9,9 @@ loss and, on request, its gradient and diagonal Hessian::
 Names and semantics follow ``torch.nn.functional`` where PyTorch has the loss.
 """
 
-from losslab._core import (
-    __version__,
-    available_simd_targets,
-    binary_cross_entropy,
-    binary_cross_entropy_with_logits,
-    cross_entropy,
-    get_num_threads,
-    huber_loss,
-    l1_loss,
-    log_cosh_loss,
-    mae,
-    mse_loss,
-    nll_loss,
-    poisson_nll_loss,
-    pseudo_huber_loss,
-    quantile_coverage,
-    quantile_loss,
-    r2_score,
-    rmse,
-    set_num_threads,
-    set_simd_target,
-    simd_target,
-    smooth_l1_loss,
-)
+from losslab import _core
+from losslab._core import *  # noqa: F401,F403  (every loss, metric and setting)
+from losslab._core import __version__
 
 REGRESSION_LOSSES = (
     "mse_loss",
@@ -52,29 +31,7 @@ CLASSIFICATION_LOSSES = (
     "nll_loss",
 )
 
-__all__ = [
-    "__version__",
-    "available_simd_targets",
-    "binary_cross_entropy",
-    "binary_cross_entropy_with_logits",
-    "cross_entropy",
-    "get_num_threads",
-    "huber_loss",
-    "l1_loss",
-    "log_cosh_loss",
-    "mae",
-    "mse_loss",
-    "nll_loss",
-    "poisson_nll_loss",
-    "pseudo_huber_loss",
-    "quantile_coverage",
-    "quantile_loss",
-    "r2_score",
-    "rmse",
-    "set_num_threads",
-    "set_simd_target",
-    "simd_target",
-    "smooth_l1_loss",
-    "REGRESSION_LOSSES",
-    "CLASSIFICATION_LOSSES",
-]
+__all__ = sorted(
+    [name for name in dir(_core) if not name.startswith("_")]
+    + ["__version__", "REGRESSION_LOSSES", "CLASSIFICATION_LOSSES"]
+)

@@ -12,6 +12,7 @@
 
 #include "arrays.h"
 #include "losslab/core/error.h"
+#include "registry.h"
 
 namespace losslab::python {
 
@@ -244,5 +245,7 @@ void bind_classification(nb::module_& m) {
           kClassDoc)
           .c_str());
 }
+
+LOSSLAB_PY_REGISTER(classification, bind_classification);
 
 }  // namespace losslab::python

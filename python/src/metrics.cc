@@ -4,6 +4,7 @@
 #include <nanobind/nanobind.h>
 
 #include "arrays.h"
+#include "registry.h"
 
 namespace losslab::python {
 
@@ -48,5 +49,7 @@ void bind_metrics(nb::module_& m) {
       nb::arg("sample_weight") = nb::none(),
       "Share of targets with lower <= target <= upper (interval coverage).");
 }
+
+LOSSLAB_PY_REGISTER(metrics, bind_metrics);
 
 }  // namespace losslab::python

@@ -1,5 +1,5 @@
 // The losslab._core extension module: threads, SIMD targets, errors, and one
-// bind_* call per loss family.
+// registered bind function per loss family.
 #include <nanobind/nanobind.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
@@ -8,14 +8,9 @@
 #include "losslab/core/error.h"
 #include "losslab/core/parallel.h"
 #include "losslab/version.h"
+#include "registry.h"
 
 namespace nb = nanobind;
-
-namespace losslab::python {
-void bind_regression(nb::module_& m);
-void bind_classification(nb::module_& m);
-void bind_metrics(nb::module_& m);
-}  // namespace losslab::python
 
 NB_MODULE(_core, m) {
   m.doc() = "losslab native core: loss kernels with exact gradients.";
@@ -49,7 +44,6 @@ NB_MODULE(_core, m) {
         "'auto'. The environment variable LOSSLAB_FORCE_TARGET sets the "
         "initial choice.");
 
-  losslab::python::bind_regression(m);
-  losslab::python::bind_classification(m);
-  losslab::python::bind_metrics(m);
+  // Every family's bindings (python/src/<family>.cc, LOSSLAB_PY_REGISTER).
+  for (const auto& [name, bind] : losslab::python::registry()) bind(m);
 }

@@ -9,6 +9,7 @@
 
 #include "arrays.h"
 #include "losslab/core/error.h"
+#include "registry.h"
 
 namespace losslab::python {
 
@@ -242,5 +243,7 @@ void bind_regression(nb::module_& m) {
           "torch.nn.functional.poisson_nll_loss.\n")
           .c_str());
 }
+
+LOSSLAB_PY_REGISTER(regression, bind_regression);
 
 }  // namespace losslab::python
