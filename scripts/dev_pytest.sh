@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Builds the library, the C++ tests and the Python extension in BUILD_DIR, then
+# runs pytest against that build without installing it (so several working
+# copies can be tested side by side with the one .venv).
+#   scripts/dev_pytest.sh build/mine tests/python/test_regression.py -q
+set -euo pipefail
+cd "$(dirname "$0")/.."
+b=$1
+shift
+cmake -S . -B "$b" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DLOSSLAB_BUILD_PYTHON=ON -DLOSSLAB_BUILD_TESTS=ON \
+  -DPython_EXECUTABLE="$PWD/.venv/bin/python" >/dev/null
+cmake --build "$b" -j "$(nproc)"
+pkg="$b/pkg/losslab"
+rm -rf "$pkg"
+mkdir -p "$pkg"
+cp -r python/losslab/. "$pkg/"
+cp "$b"/python/_core*.so "$pkg/"
+PYTHONPATH="$PWD/$b/pkg" .venv/bin/python -m pytest "$@"
