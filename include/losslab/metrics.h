@@ -7,8 +7,10 @@
 
 namespace losslab {
 
+// Targets are (n_samples,) or (n_samples, n_outputs); for several outputs the
+// per-output scores are averaged (sklearn's multioutput='uniform_average').
 struct RegressionMetricOptions {
-  View sample_weight = {};  // optional, >= 0, shape of the target
+  View sample_weight = {};  // optional, >= 0: (n_samples,) or target's shape
 };
 
 // sqrt(mean((pred - target)^2)); sklearn root_mean_squared_error.

@@ -21,7 +21,7 @@ void def2(nb::module_& m, const char* name, Metric2 f, const char* docstr) {
         nb::gil_scoped_release release;
         return f(p.view, t.view, {.sample_weight = w.view});
       },
-      nb::arg("pred"), nb::arg("target"), nb::kw_only(),
+      nb::arg("pred").none(), nb::arg("target").none(), nb::kw_only(),
       nb::arg("sample_weight") = nb::none(), docstr);
 }
 }  // namespace
@@ -45,7 +45,8 @@ void bind_metrics(nb::module_& m) {
         return quantile_coverage(lo.view, up.view, t.view,
                                  {.sample_weight = w.view});
       },
-      nb::arg("lower"), nb::arg("upper"), nb::arg("target"), nb::kw_only(),
+      nb::arg("lower").none(), nb::arg("upper").none(),
+      nb::arg("target").none(), nb::kw_only(),
       nb::arg("sample_weight") = nb::none(),
       "Share of targets with lower <= target <= upper (interval coverage).");
 }

@@ -40,7 +40,9 @@ std::string doc(const char* head) { return std::string(head) + kCommonDoc; }
 
 std::vector<double> to_quantiles(nb::handle q) {
   // Any number (Python or NumPy scalar, 0-d array) is one quantile.
-  if (PyNumber_Check(q.ptr()) && !PySequence_Check(q.ptr())) {
+  const bool zero_dim =
+      nb::hasattr(q, "ndim") && nb::cast<int>(q.attr("ndim")) == 0;
+  if (zero_dim || (PyNumber_Check(q.ptr()) && !PySequence_Check(q.ptr()))) {
     return {nb::cast<double>(nb::float_(q))};
   }
   std::vector<double> out;
@@ -75,7 +77,7 @@ void bind_regression(nb::module_& m) {
                                            o);
                          });
       },
-      nb::arg("input"), nb::arg("target"), nb::kw_only(),
+      nb::arg("input").none(), nb::arg("target").none(), nb::kw_only(),
       LOSSLAB_PY_COMMON_ARGS,
       doc("Mean squared error: (input - target)^2.\n\nMatches "
           "torch.nn.functional.mse_loss.\n")
@@ -95,7 +97,7 @@ void bind_regression(nb::module_& m) {
                                           o);
                          });
       },
-      nb::arg("input"), nb::arg("target"), nb::kw_only(),
+      nb::arg("input").none(), nb::arg("target").none(), nb::kw_only(),
       LOSSLAB_PY_COMMON_ARGS,
       doc("Mean absolute error |input - target|; gradient sign(input - "
           "target), 0 at 0.\n\nMatches torch.nn.functional.l1_loss.\n")
@@ -117,7 +119,7 @@ void bind_regression(nb::module_& m) {
                                              o);
                          });
       },
-      nb::arg("input"), nb::arg("target"), nb::kw_only(),
+      nb::arg("input").none(), nb::arg("target").none(), nb::kw_only(),
       nb::arg("delta") = 1.0, LOSSLAB_PY_COMMON_ARGS,
       doc("Huber loss: 0.5 d^2 for |d| < delta, else delta (|d| - 0.5 "
           "delta); delta > 0.\n\nMatches torch.nn.functional.huber_loss; "
@@ -140,8 +142,8 @@ void bind_regression(nb::module_& m) {
                                                  o);
                          });
       },
-      nb::arg("input"), nb::arg("target"), nb::kw_only(), nb::arg("beta") = 1.0,
-      LOSSLAB_PY_COMMON_ARGS,
+      nb::arg("input").none(), nb::arg("target").none(), nb::kw_only(),
+      nb::arg("beta") = 1.0, LOSSLAB_PY_COMMON_ARGS,
       doc("Smooth L1: 0.5 d^2 / beta for |d| < beta, else |d| - 0.5 beta; "
           "beta >= 0 (beta = 0 is L1).\n\nMatches "
           "torch.nn.functional.smooth_l1_loss.\n")
@@ -164,7 +166,7 @@ void bind_regression(nb::module_& m) {
                                                 o);
                          });
       },
-      nb::arg("input"), nb::arg("target"), nb::kw_only(),
+      nb::arg("input").none(), nb::arg("target").none(), nb::kw_only(),
       nb::arg("quantile") = 0.5, LOSSLAB_PY_COMMON_ARGS,
       doc("Pinball (quantile) loss: with e = target - input, max(tau e, "
           "(tau - 1) e), tau in (0, 1).\n\ntau = 0.9 estimates the 90th "
@@ -186,7 +188,7 @@ void bind_regression(nb::module_& m) {
                                                 o);
                          });
       },
-      nb::arg("input"), nb::arg("target"), nb::kw_only(),
+      nb::arg("input").none(), nb::arg("target").none(), nb::kw_only(),
       LOSSLAB_PY_COMMON_ARGS,
       doc("Log-cosh loss log(cosh(input - target)); gradient tanh(d), "
           "Hessian 1 - tanh(d)^2. Computed without overflow or cancellation: "
@@ -210,7 +212,7 @@ void bind_regression(nb::module_& m) {
                                        o);
             });
       },
-      nb::arg("input"), nb::arg("target"), nb::kw_only(),
+      nb::arg("input").none(), nb::arg("target").none(), nb::kw_only(),
       nb::arg("delta") = 1.0, LOSSLAB_PY_COMMON_ARGS,
       doc("Pseudo-Huber loss delta^2 (sqrt(1 + (d/delta)^2) - 1); delta > "
           "0.\n")
@@ -234,7 +236,7 @@ void bind_regression(nb::module_& m) {
                                                    o);
                          });
       },
-      nb::arg("input"), nb::arg("target"), nb::kw_only(),
+      nb::arg("input").none(), nb::arg("target").none(), nb::kw_only(),
       nb::arg("log_input") = true, nb::arg("full") = false,
       nb::arg("eps") = 1e-8, LOSSLAB_PY_COMMON_ARGS,
       doc("Poisson negative log-likelihood. log_input: exp(input) - target * "

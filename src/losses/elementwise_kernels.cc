@@ -92,11 +92,9 @@ uint32_t scalar_blocks(const ElemCall<T>& c, int64_t b0, int64_t b1,
                                   b0, b1, partials);
     case ElemLossId::kLogCosh:
       return ref::run_elementwise(ref::LogCosh<T>{}, c, b0, b1, partials);
-    case ElemLossId::kPseudoHuber: {
-      const T delta = T(c.p0);
-      return ref::run_elementwise(ref::PseudoHuber<T>{delta, delta * delta}, c,
-                                  b0, b1, partials);
-    }
+    case ElemLossId::kPseudoHuber:
+      return ref::run_elementwise(ref::PseudoHuber<T>{T(c.p0)}, c, b0, b1,
+                                  partials);
     case ElemLossId::kPoissonNll:
       return ref::run_elementwise(
           ref::PoissonNll<T>{(c.opts & kOptLogInput) != 0,

@@ -52,6 +52,7 @@ struct Mse {
     l = d * d;
     g = T(2) * d;
     if (want_h) h = T(2);
+    propagate_nan(d, g, h, want_h);
   }
 };
 
@@ -146,21 +147,23 @@ struct LogCosh {
 template <class T>
 struct PseudoHuber {
   static constexpr bool kHasDomain = false;
-  T delta, delta2;
+  T delta;
   // r = d / delta, l = delta^2 (sqrt(1 + r^2) - 1), g = d / sqrt(1 + r^2),
   // h = (1 + r^2)^(-3/2). With a = |r| and m = min(a, 1/a), q = 1 + m^2,
-  // s = sqrt(q), every form stays finite and free of cancellation:
-  //   a <= 1: l = delta^2 a^2 / (1 + s), g = delta sign m / s, h = 1 / (q s)
-  //   a > 1:  l = delta^2 (a s - 1),     g = delta sign / s,   h = m^3 / (q s)
+  // s = sqrt(q), every form stays finite and free of cancellation, and
+  // delta^2 (which over- or underflows for extreme delta) is never formed:
+  //   a <= 1: l = d^2 / (1 + s),          g = d / s,          h = 1 / (q s)
+  //   a > 1:  l = delta (|d| s - delta),  g = delta sign / s, h = m^3 / (q s)
   void operator()(T x, T y, T& l, T& g, T& h, bool want_h) const {
     const T d = x - y;
-    const T a = std::abs(d / delta);
+    const T ad = std::abs(d);
+    const T a = ad / delta;
     const bool small = a <= T(1);
     const T m = small ? a : T(1) / a;
     const T q = T(1) + m * m;
     const T s = std::sqrt(q);
-    l = small ? (delta2 * (m * m)) / (T(1) + s) : delta2 * (a * s - T(1));
-    g = std::copysign(delta * ((small ? m : T(1)) / s), d);
+    l = small ? (d * d) / (T(1) + s) : delta * (ad * s - delta);
+    g = small ? d / s : std::copysign(delta / s, d);
     if (want_h) h = (small ? T(1) : (m * m) * m) / (q * s);
     propagate_nan(d, g, h, want_h);
   }
@@ -274,6 +277,7 @@ struct MseV {
     l = hn::Mul(dv, dv);
     g = hn::Mul(hn::Set(d, 2), dv);
     if (want_h) h = hn::Set(d, 2);
+    PropagateNaN(dv, g, h, want_h);
   }
 };
 
@@ -394,23 +398,23 @@ template <class D>
 struct PseudoHuberV {
   static constexpr bool kHasDomain = false;
   using V = hn::Vec<D>;
-  V delta, delta2;
-  PseudoHuberV(D d, double dl)
-      : delta(hn::Set(d, hn::TFromD<D>(dl))), delta2(hn::Mul(delta, delta)) {}
+  V delta;
+  PseudoHuberV(D d, double dl) : delta(hn::Set(d, hn::TFromD<D>(dl))) {}
   HWY_INLINE void operator()(D d, V x, V y, V& l, V& g, V& h,
                              bool want_h) const {
     const V one = hn::Set(d, 1);
     const V dv = hn::Sub(x, y);
-    const V a = hn::Abs(hn::Div(dv, delta));
+    const V ad = hn::Abs(dv);
+    const V a = hn::Div(ad, delta);
     const auto small = hn::Le(a, one);
     const V m = hn::IfThenElse(small, a, hn::Div(one, a));
     const V m2 = hn::Mul(m, m);
     const V q = hn::Add(one, m2);
     const V s = hn::Sqrt(q);
-    l = hn::IfThenElse(small, hn::Div(hn::Mul(delta2, m2), hn::Add(one, s)),
-                       hn::Mul(delta2, hn::Sub(hn::Mul(a, s), one)));
-    g = hn::CopySign(hn::Mul(delta, hn::Div(hn::IfThenElse(small, m, one), s)),
-                     dv);
+    l = hn::IfThenElse(small, hn::Div(hn::Mul(dv, dv), hn::Add(one, s)),
+                       hn::Mul(delta, hn::Sub(hn::Mul(ad, s), delta)));
+    g = hn::IfThenElse(small, hn::Div(dv, s),
+                       hn::CopySign(hn::Div(delta, s), dv));
     if (want_h) {
       h = hn::Div(hn::IfThenElse(small, one, hn::Mul(m2, m)), hn::Mul(q, s));
     }

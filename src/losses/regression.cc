@@ -29,13 +29,26 @@ ElemSpec spec(std::string_view fn, ElemLossId id, const View& input,
   return s;
 }
 
+// A loss parameter is used in the input dtype: it must be positive (or
+// zero) there too, not only as a double (1e-50 is 0 in float32).
 void require_positive(std::string_view fn, std::string_view arg, double v,
-                      bool allow_zero) {
+                      bool allow_zero, DType dtype) {
   const bool ok = std::isfinite(v) && (allow_zero ? v >= 0.0 : v > 0.0);
-  if (ok) return;
-  throw_value_error(std::string(fn) + ": " + std::string(arg) + "=" +
-                    detail::value_str(v) + " must be " +
-                    (allow_zero ? "finite and >= 0" : "finite and > 0"));
+  if (!ok) {
+    throw_value_error(std::string(fn) + ": " + std::string(arg) + "=" +
+                      detail::value_str(v) + " must be " +
+                      (allow_zero ? "finite and >= 0" : "finite and > 0"));
+  }
+  if (dtype == DType::kFloat32 && v != 0.0) {
+    const float f = float(v);
+    if (f == 0.0f || !std::isfinite(f)) {
+      throw_value_error(std::string(fn) + ": " + std::string(arg) + "=" +
+                        detail::value_str(v) +
+                        " is not representable in float32 (it rounds to " +
+                        detail::value_str(double(f)) +
+                        "); use a value in float32's range or float64 input");
+    }
+  }
 }
 
 }  // namespace
@@ -54,7 +67,7 @@ double l1_loss(View input, View target, const L1Options& o,
 
 double huber_loss(View input, View target, const HuberOptions& o,
                   const LossOutputs& out) {
-  require_positive("huber_loss", "delta", o.delta, false);
+  require_positive("huber_loss", "delta", o.delta, false, input.dtype);
   ElemSpec s = spec("huber_loss", ElemLossId::kHuber, input, target, o, out);
   s.p0 = o.delta;
   return detail::run_elementwise_loss(s);
@@ -62,7 +75,7 @@ double huber_loss(View input, View target, const HuberOptions& o,
 
 double smooth_l1_loss(View input, View target, const SmoothL1Options& o,
                       const LossOutputs& out) {
-  require_positive("smooth_l1_loss", "beta", o.beta, true);
+  require_positive("smooth_l1_loss", "beta", o.beta, true, input.dtype);
   // beta = 0 is exactly L1 (PyTorch does the same switch).
   ElemSpec s = spec("smooth_l1_loss",
                     o.beta == 0.0 ? ElemLossId::kL1 : ElemLossId::kSmoothL1,
@@ -100,7 +113,7 @@ double log_cosh_loss(View input, View target, const LogCoshOptions& o,
 
 double pseudo_huber_loss(View input, View target, const PseudoHuberOptions& o,
                          const LossOutputs& out) {
-  require_positive("pseudo_huber_loss", "delta", o.delta, false);
+  require_positive("pseudo_huber_loss", "delta", o.delta, false, input.dtype);
   ElemSpec s = spec("pseudo_huber_loss", ElemLossId::kPseudoHuber, input,
                     target, o, out);
   s.p0 = o.delta;
@@ -109,7 +122,7 @@ double pseudo_huber_loss(View input, View target, const PseudoHuberOptions& o,
 
 double poisson_nll_loss(View input, View target, const PoissonNllOptions& o,
                         const LossOutputs& out) {
-  require_positive("poisson_nll_loss", "eps", o.eps, true);
+  require_positive("poisson_nll_loss", "eps", o.eps, true, input.dtype);
   ElemSpec s =
       spec("poisson_nll_loss", ElemLossId::kPoissonNll, input, target, o, out);
   s.p0 = o.eps;

@@ -7,8 +7,10 @@
 namespace losslab {
 
 // Caller-owned outputs of a loss call. Each present view must be contiguous,
-// have the input's shape and dtype, and is written in full; on error, every
-// present output is filled with NaN, never left half-written.
+// have the input's shape and dtype, and is written in full. Argument errors
+// (shape, dtype, options) are raised before anything is written; a data error
+// found by the kernel (NaN target, bad weight, ...) fills every present output
+// with NaN: never left half-written.
 struct LossOutputs {
   MutableView out = {};  // per-element (weighted) losses; required for kNone
   MutableView grad_out = {};  // gradient of the reduced loss w.r.t. input
