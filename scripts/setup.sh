@@ -14,7 +14,7 @@ as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
 
 # --- system packages -------------------------------------------------------
 apt_pkgs=(libhwy-dev libgtest-dev libgmock-dev libbenchmark-dev libeigen3-dev
-          pkg-config)
+          libopenblas-dev pkg-config)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

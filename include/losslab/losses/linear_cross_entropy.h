@@ -1,0 +1,54 @@
+// losslab/losses/linear_cross_entropy.h: cross-entropy of a linear layer's
+// logits without materializing them: the LLM output layer over a huge
+// vocabulary.
+//
+//   logits = hidden (T, H) @ weight (V, H)^T (+ bias (V,))
+//   loss   = cross_entropy(logits, target (T,), weight_per_class,
+//                          ignore_index, label_smoothing, reduction)
+//
+// The (T, V) logits (2 GiB at T = 4096, V = 128000 in float32) are never
+// formed. Tokens are processed in chunks of Tc rows: one GEMM makes the
+// chunk's logits, the cross-entropy row kernel turns them into the loss and
+// dL/dlogits in one pass over the chunk, and two GEMMs accumulate
+// grad_hidden = G @ weight and grad_weight += G^T @ hidden. That is exactly
+// the three matrix products the loss needs, with extra memory of two Tc x V
+// buffers. Semantics, options and the weighted mean are those of
+// cross_entropy (PyTorch's cross_entropy on the unfused logits).
+#ifndef LOSSLAB_LOSSES_LINEAR_CROSS_ENTROPY_H_
+#define LOSSLAB_LOSSES_LINEAR_CROSS_ENTROPY_H_
+
+#include <cstdint>
+
+#include "losslab/core/reduction.h"
+#include "losslab/core/view.h"
+
+namespace losslab {
+
+struct LinearCrossEntropyOptions {
+  View bias = {};              // (V,), optional
+  View weight_per_class = {};  // (V,) class weights >= 0, optional
+  int64_t ignore_index = -100;
+  double label_smoothing = 0.0;
+  Reduction reduction = Reduction::kMean;
+  // Tokens per chunk; 0 chooses so that the two chunk buffers stay near
+  // 64 MiB (and never above 10% of the full logits).
+  int64_t chunk_tokens = 0;
+};
+
+struct LinearCrossEntropyOutputs {
+  MutableView out = {};          // (T,) per-token losses; required for kNone
+  MutableView grad_hidden = {};  // (T, H)
+  MutableView grad_weight = {};  // (V, H)
+  MutableView grad_bias = {};    // (V,); needs options.bias
+  double grad_output = 1.0;      // upstream gradient for kMean / kSum
+  View grad_output_elementwise = {};  // (T,) upstream for kNone
+};
+
+// Returns the reduced loss (kNone: the sum of the per-token losses).
+double linear_cross_entropy(View hidden, View weight, View target,
+                            const LinearCrossEntropyOptions& options = {},
+                            const LinearCrossEntropyOutputs& outputs = {});
+
+}  // namespace losslab
+
+#endif  // LOSSLAB_LOSSES_LINEAR_CROSS_ENTROPY_H_

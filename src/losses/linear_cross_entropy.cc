@@ -1,0 +1,280 @@
+// linear_cross_entropy: chunked GEMM + cross-entropy row kernel, never
+// forming the (T, V) logits. See the header for the algorithm.
+#include "losslab/losses/linear_cross_entropy.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "losslab/core/error.h"
+#include "losslab/core/parallel.h"
+#include "losslab/losses/classification.h"
+#include "src/core/checks.h"
+
+namespace losslab {
+namespace {
+
+constexpr const char* kFn = "linear_cross_entropy";
+// Two chunk buffers (logits and their gradient) of about this many bytes.
+constexpr int64_t kChunkBytes = int64_t(32) << 20;
+// Fixed GEMM blocks: vocabulary rows and hidden columns per task.
+constexpr int64_t kVocabBlock = 512;
+constexpr int64_t kHiddenBlock = 128;
+
+// Runs fn(begin, end) over [0, n) cut into fixed blocks of `block`.
+template <class Fn>
+void for_blocks(int64_t n, int64_t block, const Fn& fn) {
+  const int64_t nb = (n + block - 1) / block;
+  parallel_for(nb, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      fn(b * block, std::min(n, (b + 1) * block));
+    }
+  });
+}
+
+// C = op(A) op(B) + beta C, row-major, single-threaded OpenBLAS. OpenBLAS's
+// own threading does not give bitwise-identical results across thread
+// counts (measured), so the products below are cut into fixed blocks that do
+// not depend on the thread count, and losslab's pool runs the blocks.
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a,
+          int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+          int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+              tb ? CblasTrans : CblasNoTrans, int(m), int(n), int(k), 1.0f, a,
+              int(lda), b, int(ldb), beta, c, int(ldc));
+}
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const double* a,
+          int64_t lda, const double* b, int64_t ldb, double beta, double* c,
+          int64_t ldc) {
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+              tb ? CblasTrans : CblasNoTrans, int(m), int(n), int(k), 1.0, a,
+              int(lda), b, int(ldb), beta, c, int(ldc));
+}
+
+void require_2d(std::string_view arg, const View& v, std::string_view form) {
+  if (v.shape.ndim() != 2) {
+    throw_value_error(std::string(kFn) + ": " + std::string(arg) +
+                      " must be 2-D " + std::string(form) + "; got shape " +
+                      v.shape.str());
+  }
+}
+
+template <class I>
+int64_t label_at(const View& target, int64_t i) {
+  return int64_t(target.as<I>()[i]);
+}
+
+template <class T>
+double run(const View& hidden, const View& weight, const View& target,
+           const LinearCrossEntropyOptions& o,
+           const LinearCrossEntropyOutputs& out) {
+  const int64_t T_ = hidden.shape[0], H = hidden.shape[1], V = weight.shape[0];
+  const detail::Contiguous<T> h(hidden), w(weight), bias(o.bias),
+      wpc(o.weight_per_class);
+  std::vector<int64_t> labels(static_cast<size_t>(T_));
+  {
+    const bool i64 = target.dtype == DType::kInt64;
+    const View packed = target;  // targets are read once, here
+    if (!packed.is_contiguous()) {
+      throw_value_error(std::string(kFn) + ": target must be contiguous");
+    }
+    for (int64_t i = 0; i < T_; ++i) {
+      const int64_t y =
+          i64 ? label_at<int64_t>(packed, i) : label_at<int32_t>(packed, i);
+      if (y != o.ignore_index && (y < 0 || y >= V)) {
+        throw_value_error(std::string(kFn) + ": target " + std::to_string(y) +
+                          " at index " + std::to_string(i) +
+                          " is not a class of the vocabulary (weight has V = " +
+                          std::to_string(V) + " rows) nor ignore_index=" +
+                          std::to_string(o.ignore_index));
+      }
+      labels[size_t(i)] = y;
+    }
+  }
+  const bool want_gh = out.grad_hidden.present();
+  const bool want_gw = out.grad_weight.present();
+  const bool want_gb = out.grad_bias.present();
+  const bool want_g = want_gh || want_gw || want_gb;
+  T* gh = want_gh ? out.grad_hidden.as<T>() : nullptr;
+  T* gw = want_gw ? out.grad_weight.as<T>() : nullptr;
+  T* gb = want_gb ? out.grad_bias.as<T>() : nullptr;
+
+  // Mean: PyTorch divides by sum over non-ignored tokens of w[y] (or their
+  // count); both the NLL and the smoothing term share that denominator, so
+  // per-chunk sums with the gradient scaled by 1/den are exact.
+  double den = 0.0;
+  for (int64_t y : labels) {
+    if (y == o.ignore_index) continue;
+    den += wpc.get() ? double(wpc.get()[y]) : 1.0;
+  }
+  double gscale = out.grad_output;
+  if (o.reduction == Reduction::kMean) {
+    if (den == 0.0) {
+      // Every token ignored: loss 0 and zero gradients (documented).
+      if (gh) std::fill(gh, gh + T_ * H, T(0));
+      if (gw) std::fill(gw, gw + V * H, T(0));
+      if (gb) std::fill(gb, gb + V, T(0));
+      return 0.0;
+    }
+    gscale /= den;
+  }
+
+  int64_t tc = o.chunk_tokens;
+  if (tc <= 0) {
+    const int64_t row_bytes = 2 * V * int64_t(sizeof(T));
+    tc = std::max<int64_t>(1, kChunkBytes / row_bytes);
+    // The two buffers never take more than 10% of what the full logits would.
+    tc = std::min(tc, std::max<int64_t>(1, T_ / 20));
+  }
+  tc = std::min(tc, T_);
+  std::vector<T> logits(size_t(tc * V));
+  std::vector<T> grad(want_g ? size_t(tc * V) : 0);
+  openblas_set_num_threads(1);
+
+  const Reduction chunk_reduction =
+      o.reduction == Reduction::kNone ? Reduction::kNone : Reduction::kSum;
+  double total = 0.0;
+  for (int64_t t0 = 0; t0 < T_; t0 += tc) {
+    const int64_t n = std::min(tc, T_ - t0);
+    const T* hc = h.get() + t0 * H;
+    // logits[:, v0:v1] = hc @ weight[v0:v1]^T
+    for_blocks(V, kVocabBlock, [&](int64_t v0, int64_t v1) {
+      gemm(false, true, n, v1 - v0, H, hc, H, w.get() + v0 * H, H, T(0),
+           logits.data() + v0, V);
+    });
+    if (bias.get()) {
+      for (int64_t r = 0; r < n; ++r) {
+        T* row = logits.data() + r * V;
+        for (int64_t c = 0; c < V; ++c) row[c] += bias.get()[c];
+      }
+    }
+    LossOutputs co;
+    if (want_g) co.grad_out = mutable_view<T>(grad.data(), {n, V});
+    if (o.reduction == Reduction::kNone) {
+      co.out = mutable_view<T>(out.out.as<T>() + t0, {n});
+      if (out.grad_output_elementwise.present()) {
+        co.grad_output_elementwise =
+            view<T>(out.grad_output_elementwise.as<T>() + t0, {n});
+      }
+    } else {
+      co.grad_output = gscale;
+    }
+    total +=
+        cross_entropy(view<T>(logits.data(), {n, V}),
+                      View{labels.data() + t0, DType::kInt64, Shape{n}, {}},
+                      {.weight = wpc.get() ? view<T>(wpc.get(), {V}) : View{},
+                       .ignore_index = o.ignore_index,
+                       .label_smoothing = o.label_smoothing,
+                       .reduction = chunk_reduction},
+                      co);
+    // grad_hidden[:, k0:k1] = G @ weight[:, k0:k1] (the sum over V is whole)
+    if (gh) {
+      for_blocks(H, kHiddenBlock, [&](int64_t k0, int64_t k1) {
+        gemm(false, false, n, k1 - k0, V, grad.data(), V, w.get() + k0, H, T(0),
+             gh + t0 * H + k0, H);
+      });
+    }
+    // grad_weight[v0:v1] += G[:, v0:v1]^T @ hc, chunks added in token order
+    if (gw) {
+      for_blocks(V, kVocabBlock, [&](int64_t v0, int64_t v1) {
+        gemm(true, false, v1 - v0, H, n, grad.data() + v0, V, hc, H,
+             t0 == 0 ? T(0) : T(1), gw + v0 * H, H);
+      });
+    }
+    if (gb) {
+      if (t0 == 0) std::fill(gb, gb + V, T(0));
+      for (int64_t r = 0; r < n; ++r) {
+        const T* row = grad.data() + r * V;
+        for (int64_t c = 0; c < V; ++c) gb[c] += row[c];
+      }
+    }
+  }
+  const double value = o.reduction == Reduction::kMean ? total / den : total;
+  return double(T(value));
+}
+
+}  // namespace
+
+double linear_cross_entropy(View hidden, View weight, View target,
+                            const LinearCrossEntropyOptions& o,
+                            const LinearCrossEntropyOutputs& out) {
+  using detail::check_output;
+  const std::string fn = kFn;
+  detail::require_float(fn, "hidden", hidden);
+  detail::require_same_dtype(fn, "weight", weight, "hidden", hidden.dtype);
+  require_2d("hidden", hidden, "(T, H)");
+  require_2d("weight", weight, "(V, H)");
+  if (weight.shape[1] != hidden.shape[1]) {
+    throw_value_error(
+        fn + ": weight shape " + weight.shape.str() +
+        " must be (V, H) with H = " + std::to_string(hidden.shape[1]) +
+        " (hidden's last dim); is weight transposed?");
+  }
+  detail::require_nonempty(fn, "hidden", hidden);
+  detail::require_nonempty(fn, "weight", weight);
+  if (target.dtype != DType::kInt64 && target.dtype != DType::kInt32) {
+    throw_type_error(fn + ": target dtype " +
+                     std::string(dtype_name(target.dtype)) +
+                     " must be int64 or int32 (class indices); cast with "
+                     ".astype(numpy.int64)");
+  }
+  const Shape tokens{hidden.shape[0]};
+  detail::require_same_shape(fn, "target", target.shape, "tokens of hidden",
+                             tokens);
+  const Shape vocab{weight.shape[0]};
+  if (o.bias.present()) {
+    detail::require_same_dtype(fn, "bias", o.bias, "hidden", hidden.dtype);
+    detail::require_same_shape(fn, "bias", o.bias.shape, "vocabulary", vocab);
+  }
+  if (o.weight_per_class.present()) {
+    detail::require_same_dtype(fn, "weight_per_class", o.weight_per_class,
+                               "hidden", hidden.dtype);
+    detail::require_same_shape(fn, "weight_per_class", o.weight_per_class.shape,
+                               "vocabulary", vocab);
+  }
+  if (!(o.label_smoothing >= 0.0 && o.label_smoothing <= 1.0)) {
+    throw_value_error(
+        fn + ": label_smoothing=" + detail::value_str(o.label_smoothing) +
+        " must lie in [0, 1]");
+  }
+  if (o.reduction == Reduction::kBatchMean) {
+    throw_value_error(fn +
+                      ": reduction='batchmean' is only defined for "
+                      "kl_div; use 'mean', 'sum' or 'none'");
+  }
+  if (o.reduction == Reduction::kNone && !out.out.present()) {
+    throw_value_error(fn +
+                      ": reduction='none' needs outputs.out (T,) to "
+                      "receive the per-token losses");
+  }
+  if (out.grad_bias.present() && !o.bias.present()) {
+    throw_value_error(fn + ": grad_bias needs a bias");
+  }
+  check_output(fn, "out", out.out, tokens, hidden.dtype);
+  check_output(fn, "grad_hidden", out.grad_hidden, hidden.shape, hidden.dtype);
+  check_output(fn, "grad_weight", out.grad_weight, weight.shape, hidden.dtype);
+  check_output(fn, "grad_bias", out.grad_bias, vocab, hidden.dtype);
+  if (out.grad_output_elementwise.present()) {
+    if (o.reduction != Reduction::kNone) {
+      throw_value_error(fn +
+                        ": an elementwise grad_output needs "
+                        "reduction='none'");
+    }
+    detail::require_same_dtype(fn, "grad_output", out.grad_output_elementwise,
+                               "hidden", hidden.dtype);
+    detail::require_same_shape(
+        fn, "grad_output", out.grad_output_elementwise.shape, "tokens", tokens);
+  }
+  if (!std::isfinite(out.grad_output)) {
+    throw_value_error(fn + ": grad_output must be finite");
+  }
+  if (hidden.dtype == DType::kFloat32) {
+    return run<float>(hidden, weight, target, o, out);
+  }
+  return run<double>(hidden, weight, target, o, out);
+}
+
+}  // namespace losslab
