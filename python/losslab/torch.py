@@ -1,0 +1,214 @@
+"""losslab losses for PyTorch: autograd functions and ``nn.Module`` classes.
+
+Every losslab loss of the form ``loss(input, target, **options)`` is offered
+here as a function backed by :class:`torch.autograd.Function` and as an
+``nn.Module``; :func:`linear_cross_entropy` has its own autograd function
+with gradients for hidden, weight and bias. Tensors cross into losslab
+through DLPack and the results come back through ``torch.from_numpy``: no
+copies either way. Where PyTorch has the loss, the function is a drop-in for
+``torch.nn.functional`` (same name, same semantics, same defaults)::
+
+    import losslab.torch as LT
+    loss = LT.cross_entropy(logits, labels, label_smoothing=0.1)
+    loss.backward()
+
+The forward pass computes the gradient with the value in one fused pass and
+saves it; the backward pass multiplies it by the upstream gradient (a scalar
+for "mean"/"sum", one value per loss element for "none"). Gradients with
+respect to targets (or class weights) are not provided: a target that
+requires grad is an error, not a silent zero.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+import losslab as _ll
+
+__all__ = ["linear_cross_entropy", "LinearCrossEntropyLoss"]
+
+
+def _as_tensor(value, like: torch.Tensor) -> torch.Tensor:
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(value)
+    return torch.tensor(value, dtype=like.dtype)
+
+
+def _detach(v):
+    return v.detach() if torch.is_tensor(v) else v
+
+
+class _InputTargetLoss(torch.autograd.Function):
+    """Autograd for losses f(input, target, **options) -> loss, d loss/d input."""
+
+    @staticmethod
+    def forward(ctx, input, target, name, reduction, options):
+        fn = getattr(_ll, name)
+        kwargs = {k: _detach(v) for k, v in options}
+        x, y = input.detach(), target.detach()
+        if input.requires_grad:
+            loss, grad = fn(x, y, reduction=reduction, return_grad=True, **kwargs)
+            ctx.save_for_backward(torch.from_numpy(grad))
+        else:
+            loss = fn(x, y, reduction=reduction, **kwargs)
+        ctx.reduction = reduction
+        return _as_tensor(loss, input)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (grad,) = ctx.saved_tensors
+        if ctx.reduction == "none" and grad_output.dim() < grad.dim():
+            # Class-dimension losses (cross_entropy, nll_loss, multi_margin):
+            # one loss per row, the class dimension is 1 (0 for (C,) input).
+            grad_output = grad_output.unsqueeze(1 if grad.dim() > 1 else 0)
+        return grad * grad_output, None, None, None, None
+
+
+def _make_function(name: str):
+    core = getattr(_ll, name)
+
+    def loss(input: torch.Tensor, target: torch.Tensor, *, reduction: str | None = None,
+             **options) -> torch.Tensor:
+        if torch.is_tensor(target) and target.requires_grad:
+            raise NotImplementedError(
+                f"losslab.torch.{name}: gradients with respect to target are not "
+                f"provided; pass target.detach()")
+        if not torch.is_tensor(target):
+            target = torch.as_tensor(target)
+        if reduction is None:
+            # Each loss's own default ("mean"; "batchmean" for kl_div).
+            reduction = _DEFAULT_REDUCTION.get(name, "mean")
+        return _InputTargetLoss.apply(input, target, name, reduction,
+                                      tuple(sorted(options.items())))
+
+    loss.__name__ = name
+    loss.__qualname__ = name
+    loss.__doc__ = (f"Autograd version of losslab.{name}; options as there.\n\n"
+                    + (core.__doc__ or ""))
+    return loss
+
+
+_DEFAULT_REDUCTION = {"kl_div": "batchmean"}
+
+# PyTorch's module class names for the losses it has.
+_MODULE_NAMES = {
+    "mse_loss": "MSELoss",
+    "l1_loss": "L1Loss",
+    "huber_loss": "HuberLoss",
+    "smooth_l1_loss": "SmoothL1Loss",
+    "poisson_nll_loss": "PoissonNLLLoss",
+    "binary_cross_entropy": "BCELoss",
+    "binary_cross_entropy_with_logits": "BCEWithLogitsLoss",
+    "cross_entropy": "CrossEntropyLoss",
+    "nll_loss": "NLLLoss",
+    "kl_div": "KLDivLoss",
+    "multi_margin_loss": "MultiMarginLoss",
+}
+
+
+def _module_name(name: str) -> str:
+    if name in _MODULE_NAMES:
+        return _MODULE_NAMES[name]
+    return "".join(part.capitalize() for part in name.split("_"))
+
+
+def _make_module(name: str, function):
+    def __init__(self, reduction: str | None = None, **options):
+        torch.nn.Module.__init__(self)
+        self.reduction = reduction
+        for key, value in options.items():
+            if torch.is_tensor(value):
+                self.register_buffer(key, value)
+            else:
+                setattr(self, key, value)
+        self._option_names = tuple(options)
+
+    def forward(self, input, target):
+        options = {k: getattr(self, k) for k in self._option_names}
+        return function(input, target, reduction=self.reduction, **options)
+
+    def extra_repr(self):
+        parts = [f"reduction={self.reduction!r}"] if self.reduction else []
+        parts += [f"{k}={getattr(self, k)!r}" for k in self._option_names
+                  if not torch.is_tensor(getattr(self, k))]
+        return ", ".join(parts)
+
+    cls = type(_module_name(name), (torch.nn.Module,), {
+        "__init__": __init__, "forward": forward, "extra_repr": extra_repr,
+        "__doc__": f"nn.Module wrapper of losslab.torch.{name}; options are "
+                   f"given to the constructor.",
+    })
+    return cls
+
+
+def _input_target_losses():
+    """Names of losslab losses with the (input, target, ...) signature."""
+    names = []
+    for family in ("REGRESSION_LOSSES", "CLASSIFICATION_LOSSES"):
+        names += list(getattr(_ll, family, ()))
+    return [n for n in names if hasattr(_ll, n)]
+
+
+for _name in _input_target_losses():
+    _f = _make_function(_name)
+    _m = _make_module(_name, _f)
+    globals()[_name] = _f
+    globals()[_m.__name__] = _m
+    __all__ += [_name, _m.__name__]
+
+
+class _LinearCrossEntropy(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, hidden, weight, bias, target, options):
+        kwargs = dict(options)
+        ctx.reduction = kwargs.get("reduction", "mean")
+        ctx.has_bias = bias is not None
+        args = (hidden.detach(), weight.detach(), target.detach())
+        b = None if bias is None else bias.detach()
+        need = hidden.requires_grad or weight.requires_grad or (
+            bias is not None and bias.requires_grad)
+        if need and ctx.reduction != "none":
+            loss, grads = _ll.linear_cross_entropy(*args, bias=b, return_grad=True, **kwargs)
+            ctx.save_for_backward(*[torch.from_numpy(g) for g in grads])
+        else:
+            loss = _ll.linear_cross_entropy(*args, bias=b, **kwargs)
+            if need:
+                # "none": the weight gradient mixes tokens, so the backward
+                # pass recomputes with the per-token upstream gradient.
+                ctx.inputs = (args, b, kwargs)
+        return _as_tensor(loss, hidden)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        if ctx.reduction == "none":
+            args, b, kwargs = ctx.inputs
+            go = grad_output.detach().to(args[0].dtype).contiguous()
+            _, grads = _ll.linear_cross_entropy(*args, bias=b, return_grad=True,
+                                                grad_output=go, **kwargs)
+            grads = [torch.from_numpy(g) for g in grads]
+        else:
+            grads = [g * grad_output for g in ctx.saved_tensors]
+        gb = grads[2] if ctx.has_bias else None
+        return grads[0], grads[1], gb, None, None
+
+
+def linear_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, target: torch.Tensor,
+                         bias: torch.Tensor | None = None, **options) -> torch.Tensor:
+    """Autograd version of losslab.linear_cross_entropy: the loss of the logits
+    hidden @ weight.T + bias without forming them; gradients flow to hidden,
+    weight and bias."""
+    return _LinearCrossEntropy.apply(hidden, weight, bias, target,
+                                     tuple(sorted(options.items())))
+
+
+class LinearCrossEntropyLoss(torch.nn.Module):
+    """nn.Module form of :func:`linear_cross_entropy`; options go to the
+    constructor; forward(hidden, weight, target, bias=None)."""
+
+    def __init__(self, **options):
+        super().__init__()
+        self.options = options
+
+    def forward(self, hidden, weight, target, bias=None):
+        return linear_cross_entropy(hidden, weight, target, bias=bias, **self.options)
