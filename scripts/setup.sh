@@ -50,7 +50,9 @@ fi
 build_deps=("numpy>=1.23" "scikit-build-core>=0.10" "nanobind>=2.4")
 # torch==2.13.0 is the oracle and benchmark baseline, never a runtime
 # dependency of losslab.
-test_deps=("pytest>=7" "scikit-learn>=1.3" "hypothesis>=6" "torch==2.13.0")
+# xgboost-cpu and lightgbm: the gradient-boosting integrations' oracles.
+test_deps=("pytest>=7" "scikit-learn>=1.3" "hypothesis>=6" "torch==2.13.0"
+           "xgboost-cpu>=2.0" "lightgbm>=4.0")
 deps=("${build_deps[@]}")
 [[ $mode == test ]] && deps+=("${test_deps[@]}")
 stamp=".venv/.losslab-$mode-$(printf '%s\n' "${deps[@]}" | sha1sum | cut -c1-12)"
