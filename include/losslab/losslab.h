@@ -10,7 +10,10 @@
 #include "losslab/core/view.h"
 #include "losslab/losses/classification.h"
 #include "losslab/losses/common.h"
+#include "losslab/losses/generative.h"
+#include "losslab/losses/linear_cross_entropy.h"
 #include "losslab/losses/regression.h"
+#include "losslab/losses/segmentation.h"
 #include "losslab/metrics.h"
 #include "losslab/version.h"
 
