@@ -10,6 +10,7 @@
 #include "losslab/core/view.h"
 #include "losslab/losses/classification.h"
 #include "losslab/losses/common.h"
+#include "losslab/losses/embedding.h"
 #include "losslab/losses/generative.h"
 #include "losslab/losses/linear_cross_entropy.h"
 #include "losslab/losses/regression.h"
