@@ -8,6 +8,7 @@
 #include "losslab/core/parallel.h"
 #include "losslab/core/reduction.h"
 #include "losslab/core/view.h"
+#include "losslab/losses/class_weights.h"
 #include "losslab/losses/classification.h"
 #include "losslab/losses/common.h"
 #include "losslab/losses/embedding.h"
@@ -16,6 +17,7 @@
 #include "losslab/losses/regression.h"
 #include "losslab/losses/segmentation.h"
 #include "losslab/metrics.h"
+#include "losslab/metrics_classification.h"
 #include "losslab/version.h"
 
 #endif  // LOSSLAB_LOSSLAB_H_

@@ -29,6 +29,12 @@ CLASSIFICATION_LOSSES = (
     "binary_cross_entropy",
     "cross_entropy",
     "nll_loss",
+    "hinge_loss",
+    "squared_hinge_loss",
+    "multi_margin_loss",
+    "kl_div",
+    "kl_divergence",
+    "sigmoid_focal_loss",
 )
 
 __all__ = sorted(

@@ -16,7 +16,8 @@ The forward pass computes the gradient with the value in one fused pass and
 saves it; the backward pass multiplies it by the upstream gradient (a scalar
 for "mean"/"sum", one value per loss element for "none"). Gradients with
 respect to targets (or class weights) are not provided: a target that
-requires grad is an error, not a silent zero.
+requires grad is an error, not a silent zero. (For ``kl_divergence(p, q)``
+the gradient is with respect to ``q``, and ``p`` is the fixed argument.)
 """
 
 from __future__ import annotations
@@ -40,47 +41,60 @@ def _detach(v):
 
 
 class _InputTargetLoss(torch.autograd.Function):
-    """Autograd for losses f(input, target, **options) -> loss, d loss/d input."""
+    """Autograd for losses f(a, b, **options) whose losslab gradient is with
+    respect to argument `wrt` (0: the input; 1: q of kl_divergence(p, q))."""
 
     @staticmethod
-    def forward(ctx, input, target, name, reduction, options):
+    def forward(ctx, a, b, name, reduction, options, wrt):
         fn = getattr(_ll, name)
         kwargs = {k: _detach(v) for k, v in options}
-        x, y = input.detach(), target.detach()
-        if input.requires_grad:
-            loss, grad = fn(x, y, reduction=reduction, return_grad=True, **kwargs)
+        diff = (a, b)[wrt]
+        if diff.requires_grad:
+            loss, grad = fn(a.detach(), b.detach(), reduction=reduction,
+                            return_grad=True, **kwargs)
             ctx.save_for_backward(torch.from_numpy(grad))
         else:
-            loss = fn(x, y, reduction=reduction, **kwargs)
+            loss = fn(a.detach(), b.detach(), reduction=reduction, **kwargs)
         ctx.reduction = reduction
-        return _as_tensor(loss, input)
+        ctx.wrt = wrt
+        return _as_tensor(loss, diff)
 
     @staticmethod
     def backward(ctx, grad_output):
         (grad,) = ctx.saved_tensors
         if ctx.reduction == "none" and grad_output.dim() < grad.dim():
-            # Class-dimension losses (cross_entropy, nll_loss, multi_margin):
-            # one loss per row, the class dimension is 1 (0 for (C,) input).
-            grad_output = grad_output.unsqueeze(1 if grad.dim() > 1 else 0)
-        return grad * grad_output, None, None, None, None
+            # One loss per row (cross_entropy, nll_loss, multi_margin_loss:
+            # class dimension 1, or 0 for (C,) input; kl_divergence: the
+            # last dimension).
+            dim = grad.dim() - 1 if ctx.wrt == 1 else (1 if grad.dim() > 1 else 0)
+            grad_output = grad_output.unsqueeze(dim)
+        grads = [None, None]
+        grads[ctx.wrt] = grad * grad_output
+        return grads[0], grads[1], None, None, None, None
+
+
+# Losses whose differentiable argument is the second one.
+_GRAD_WRT_SECOND = {"kl_divergence": ("p", "q")}
 
 
 def _make_function(name: str):
     core = getattr(_ll, name)
+    wrt = 1 if name in _GRAD_WRT_SECOND else 0
+    fixed = _GRAD_WRT_SECOND.get(name, ("input", "target"))[1 - wrt]
 
     def loss(input: torch.Tensor, target: torch.Tensor, *, reduction: str | None = None,
              **options) -> torch.Tensor:
-        if torch.is_tensor(target) and target.requires_grad:
+        args = [input, target]
+        if torch.is_tensor(args[1 - wrt]) and args[1 - wrt].requires_grad:
             raise NotImplementedError(
-                f"losslab.torch.{name}: gradients with respect to target are not "
-                f"provided; pass target.detach()")
-        if not torch.is_tensor(target):
-            target = torch.as_tensor(target)
+                f"losslab.torch.{name}: gradients with respect to {fixed} are not "
+                f"provided; pass {fixed}.detach()")
+        args = [a if torch.is_tensor(a) else torch.as_tensor(a) for a in args]
         if reduction is None:
             # Each loss's own default ("mean"; "batchmean" for kl_div).
             reduction = _DEFAULT_REDUCTION.get(name, "mean")
-        return _InputTargetLoss.apply(input, target, name, reduction,
-                                      tuple(sorted(options.items())))
+        return _InputTargetLoss.apply(args[0], args[1], name, reduction,
+                                      tuple(sorted(options.items())), wrt)
 
     loss.__name__ = name
     loss.__qualname__ = name

@@ -1,13 +1,16 @@
 // Python bindings of the classification losses
-// (losslab/losses/classification.h). The binary losses use the shared
-// call_loss convention; cross_entropy and nll_loss have class-index targets
-// (int64/int32), (C,) class weights and per-sample outputs of the target's
-// shape, so they use call_class_loss below. No math lives here.
+// (losslab/losses/classification.h). The binary losses (BCE, hinge, sigmoid
+// focal) and kl_div use the shared call_loss convention; cross_entropy,
+// nll_loss and multi_margin_loss have class-index targets (int64/int32), (C,)
+// class weights and per-sample outputs of the target's shape, so they use
+// call_class_loss below; kl_divergence has per-row outputs (call_kl_rows).
+// No math lives here.
 #include "losslab/losses/classification.h"
 
 #include <nanobind/nanobind.h>
 #include <nanobind/stl/string.h>
 
+#include <optional>
 #include <string>
 
 #include "arrays.h"
@@ -128,6 +131,70 @@ Arguments:
 Returns:
     loss (a float, or an array for "none"); with return_grad (loss, grad).)";
 
+// kl_divergence(p, q): out and an array grad_output have the row shape (q's
+// shape without its last dimension); grad and hess are w.r.t. q.
+nb::object call_kl_rows(nb::handle p, nb::handle q,
+                        const std::string& reduction, bool return_grad,
+                        bool return_hess, nb::handle out, nb::handle grad_out,
+                        nb::handle hess_out, nb::handle grad_output) {
+  constexpr std::string_view fn = "kl_divergence";
+  const Input pi = to_input(fn, "p", p);
+  const Input qi = to_input(fn, "q", q);
+  if (!pi.view.present() || !qi.view.present()) {
+    throw_type_error(std::string(fn) + ": p and q must be arrays, not None");
+  }
+  const Reduction r = parse_reduction(reduction, fn);
+  LossOutputs outs;
+  Input go;
+  if (!grad_output.is_none()) {
+    if (PyFloat_Check(grad_output.ptr()) || PyLong_Check(grad_output.ptr())) {
+      outs.grad_output = nb::cast<double>(grad_output);
+    } else {
+      go = to_input(fn, "grad_output", grad_output);
+      if (go.view.shape.ndim() == 0) {
+        outs.grad_output = nb::cast<double>(nb::float_(grad_output));
+      } else {
+        outs.grad_output_elementwise = go.view;
+      }
+    }
+  }
+  const Output out_arg = to_output(fn, "out", out);
+  const Output grad_arg = to_output(fn, "grad_out", grad_out);
+  const Output hess_arg = to_output(fn, "hess_out", hess_out);
+  const DType dt = qi.view.dtype;
+  const bool typed = (dt == DType::kFloat32 || dt == DType::kFloat64) &&
+                     qi.view.shape.ndim() > 0;
+  Shape rows;
+  for (int k = 0; k + 1 < qi.view.shape.ndim(); ++k) {
+    rows.push_back(qi.view.shape[k]);
+  }
+  const bool want_grad = return_grad || return_hess;
+  nb::object out_obj, grad_obj, hess_obj;
+  auto prepare = [&](const Output& given, bool wanted, const Shape& shape,
+                     nb::object& obj, MutableView& mv) {
+    if (given.view.present()) {
+      obj = given.object;
+      mv = given.view;
+    } else if (wanted && typed) {
+      void* ptr;
+      obj = new_array(shape, dt, &ptr);
+      mv = MutableView{ptr, dt, shape, {}};
+    }
+  };
+  prepare(out_arg, r == Reduction::kNone, rows, out_obj, outs.out);
+  prepare(grad_arg, want_grad, qi.view.shape, grad_obj, outs.grad_out);
+  prepare(hess_arg, return_hess, qi.view.shape, hess_obj, outs.hess_out);
+  double value;
+  {
+    nb::gil_scoped_release release;
+    value = kl_divergence(pi.view, qi.view, {.reduction = r}, outs);
+  }
+  nb::object loss_obj = r == Reduction::kNone ? out_obj : nb::float_(value);
+  if (return_hess) return nb::make_tuple(loss_obj, grad_obj, hess_obj);
+  if (return_grad) return nb::make_tuple(loss_obj, grad_obj);
+  return loss_obj;
+}
+
 std::string doc(const char* head, const char* tail) {
   return std::string(head) + tail;
 }
@@ -244,6 +311,181 @@ void bind_classification(nb::module_& m) {
           "Matches torch.nn.functional.nll_loss.\n",
           kClassDoc)
           .c_str());
+
+  constexpr const char* kHingeDoc =
+      "labels y in {-1, 1}; {0, 1} labels are also accepted, 0 read as -1 (0 "
+      "is not a valid {-1, 1} label, so this is unambiguous); any other label "
+      "is a ValueError naming its index. At the kink (margin = y x) the "
+      "gradient is 0 and the Hessian 0.\n\nSource: Cortes & Vapnik (1995); "
+      "sklearn.metrics.hinge_loss (mean of the hinge).\n";
+  m.def(
+      "hinge_loss",
+      [](nb::handle input, nb::handle target, double margin,
+         LOSSLAB_PY_COMMON_PARAMS) {
+        return call_loss("hinge_loss", input, target, LOSSLAB_PY_COMMON_VALUES,
+                         true,
+                         [&](const View& x, const View& y, const CallArgs& a,
+                             const LossOutputs& o) {
+                           return hinge_loss(x, y,
+                                             {.margin = margin,
+                                              .weight = a.weight,
+                                              .reduction = a.reduction,
+                                              .nan_policy = a.nan_policy},
+                                             o);
+                         });
+      },
+      nb::arg("input"), nb::arg("target"), nb::kw_only(),
+      nb::arg("margin") = 1.0, LOSSLAB_PY_COMMON_ARGS,
+      doc((std::string("Hinge loss max(0, margin - y x) on scores x with ") +
+           kHingeDoc)
+              .c_str(),
+          kBinaryDoc)
+          .c_str());
+
+  m.def(
+      "squared_hinge_loss",
+      [](nb::handle input, nb::handle target, double margin,
+         LOSSLAB_PY_COMMON_PARAMS) {
+        return call_loss(
+            "squared_hinge_loss", input, target, LOSSLAB_PY_COMMON_VALUES, true,
+            [&](const View& x, const View& y, const CallArgs& a,
+                const LossOutputs& o) {
+              return squared_hinge_loss(x, y,
+                                        {.margin = margin,
+                                         .weight = a.weight,
+                                         .reduction = a.reduction,
+                                         .nan_policy = a.nan_policy},
+                                        o);
+            });
+      },
+      nb::arg("input"), nb::arg("target"), nb::kw_only(),
+      nb::arg("margin") = 1.0, LOSSLAB_PY_COMMON_ARGS,
+      doc((std::string("Squared hinge loss max(0, margin - y x)^2 on scores x "
+                       "with ") +
+           kHingeDoc)
+              .c_str(),
+          kBinaryDoc)
+          .c_str());
+
+  m.def(
+      "sigmoid_focal_loss",
+      [](nb::handle input, nb::handle target, nb::object alpha, double gamma,
+         LOSSLAB_PY_COMMON_PARAMS) {
+        std::optional<double> a;
+        if (!alpha.is_none()) a = nb::cast<double>(nb::float_(alpha));
+        return call_loss("sigmoid_focal_loss", input, target,
+                         LOSSLAB_PY_COMMON_VALUES, false,
+                         [&](const View& x, const View& y, const CallArgs& c,
+                             const LossOutputs& o) {
+                           return sigmoid_focal_loss(
+                               x, y,
+                               {.alpha = a,
+                                .gamma = gamma,
+                                .weight = c.weight,
+                                .reduction = c.reduction,
+                                .nan_policy = c.nan_policy},
+                               o);
+                         });
+      },
+      nb::arg("input"), nb::arg("target"), nb::kw_only(),
+      nb::arg("alpha").none() = 0.25, nb::arg("gamma") = 2.0,
+      LOSSLAB_PY_COMMON_ARGS,
+      doc("Sigmoid focal loss (Lin et al. 2017), torchvision semantics: "
+          "alpha_t BCE_with_logits(x, y) (1 - p_t)^gamma with p = sigmoid(x), "
+          "p_t = p y + (1 - p)(1 - y), alpha_t = alpha y + (1 - alpha)(1 - y)."
+          "\n\nalpha: weight of positives in [0, 1] (negatives get 1 - alpha); "
+          "None disables it. gamma >= 0; gamma = 0 is exactly "
+          "binary_cross_entropy_with_logits. (1 - p_t)^gamma is computed from "
+          "log-sigmoids, so values and gradients are finite for saturated "
+          "logits and every gamma >= 0. Default reduction 'mean' "
+          "(torchvision's is 'none'). return_hess is not available.\n\n"
+          "Matches torchvision.ops.sigmoid_focal_loss.\n",
+          kBinaryDoc)
+          .c_str());
+
+  m.def(
+      "kl_div",
+      [](nb::handle input, nb::handle target, bool log_target,
+         std::string reduction, bool return_grad, bool return_hess,
+         nb::object out, nb::object grad_out, nb::object hess_out,
+         nb::object grad_output) {
+        nb::object weight = nb::none();
+        std::string nan_policy = "propagate";
+        return call_loss(
+            "kl_div", input, target, LOSSLAB_PY_COMMON_VALUES, true,
+            [&](const View& x, const View& y, const CallArgs& a,
+                const LossOutputs& o) {
+              return kl_div(
+                  x, y, {.log_target = log_target, .reduction = a.reduction},
+                  o);
+            });
+      },
+      nb::arg("input"), nb::arg("target"), nb::kw_only(),
+      nb::arg("log_target") = false, nb::arg("reduction") = "batchmean",
+      nb::arg("return_grad") = false, nb::arg("return_hess") = false,
+      nb::arg("out") = nb::none(), nb::arg("grad_out") = nb::none(),
+      nb::arg("hess_out") = nb::none(), nb::arg("grad_output") = nb::none(),
+      "Kullback-Leibler divergence, PyTorch's kl_div: input holds "
+      "log-probabilities log q, target probabilities p (log p with "
+      "log_target=True); pointwise l = p (log p - input) with 0 log 0 = 0 in "
+      "value and gradient (also where input = -inf, where PyTorch gives "
+      "NaN). Gradient w.r.t. input: -p; Hessian 0.\n\n"
+      "reduction: 'batchmean' (the default here; PyTorch's default is "
+      "'mean') divides the sum by input.shape[0], the true KL divergence per "
+      "sample; 'mean' averages every element (PyTorch's 'mean'); 'sum'; "
+      "'none'. A negative target (log_target=False) or a NaN/+inf target is "
+      "a ValueError naming the index; with log_target=True a target of -inf "
+      "(probability 0) is valid.\n\nReturns loss (a float, or an array for "
+      "'none'); with return_grad (loss, grad); with return_hess (loss, grad, "
+      "hess).\n\nMatches torch.nn.functional.kl_div.\n");
+
+  m.def("kl_divergence", &call_kl_rows, nb::arg("p"), nb::arg("q"),
+        nb::kw_only(), nb::arg("reduction") = "mean",
+        nb::arg("return_grad") = false, nb::arg("return_hess") = false,
+        nb::arg("out") = nb::none(), nb::arg("grad_out") = nb::none(),
+        nb::arg("hess_out") = nb::none(), nb::arg("grad_output") = nb::none(),
+        "KL divergence D(p || q) = sum_c p_c log(p_c / q_c) between "
+        "distributions given as probabilities along the last dimension (p, q "
+        ">= 0, same shape; rows are not required to sum to 1). 0 log 0 = 0; "
+        "q_c = 0 < p_c gives +inf, never NaN.\n\n"
+        "reduction: 'mean' (default: divides by the number of rows, i.e. "
+        "kl_div's 'batchmean' on (N, C)), 'sum', or 'none' (one value per row, "
+        "shape q.shape[:-1]).\n\n"
+        "return_grad returns (loss, grad_q) with grad_q = -p / q (0 where p = "
+        "0): the gradient w.r.t. q, the model's distribution; p is treated as "
+        "data. return_hess adds the diagonal Hessian p / q^2. grad_output: a "
+        "number, or one value per row for 'none'.\n");
+
+  m.def(
+      "multi_margin_loss",
+      [](nb::handle input, nb::handle target, int p, double margin,
+         nb::handle weight, const std::string& reduction, bool return_grad,
+         nb::handle out, nb::handle grad_out, nb::handle grad_output) {
+        return call_class_loss(
+            "multi_margin_loss", input, target, weight, reduction, return_grad,
+            out, grad_out, grad_output,
+            [&](const View& x, const View& y, const View& w, Reduction r,
+                const LossOutputs& o) {
+              return multi_margin_loss(
+                  x, y, {.p = p, .margin = margin, .weight = w, .reduction = r},
+                  o);
+            });
+      },
+      nb::arg("input"), nb::arg("target"), nb::kw_only(), nb::arg("p") = 1,
+      nb::arg("margin") = 1.0, nb::arg("weight") = nb::none(),
+      nb::arg("reduction") = "mean", nb::arg("return_grad") = false,
+      nb::arg("out") = nb::none(), nb::arg("grad_out") = nb::none(),
+      nb::arg("grad_output") = nb::none(),
+      "Multi-class margin loss, PyTorch semantics: for scores x (N, C) or "
+      "(C,) and class indices y (N,) or (), l_i = w[y_i] / C * sum_{k != "
+      "y_i} max(0, margin - x[i, y_i] + x[i, k])^p.\n\n"
+      "p: 1 or 2. weight: optional (C,) class weights (>= 0), indexed by the "
+      "target class. reduction: 'mean' (default; divides by N, as PyTorch, "
+      "not by the sum of weights), 'sum' or 'none' (one loss per sample). A "
+      "NaN score gives a NaN row (PyTorch skips it silently).\n\n"
+      "Returns loss (a float, or an array for 'none'); with return_grad "
+      "(loss, grad) with grad of the input's shape.\n\n"
+      "Matches torch.nn.functional.multi_margin_loss.\n");
 }
 
 LOSSLAB_PY_REGISTER(classification, bind_classification);

@@ -15,8 +15,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "src/losses/elementwise.h"
+#include "src/losses/regression-inl.h"  // ref::propagate_nan
 
 namespace losslab::detail::ref {
 
@@ -106,6 +108,170 @@ struct Bce {
   bool target_bad(T y) const { return y < T(0) || y > T(1); }
 };
 
+// hinge_loss with labels y in {-1, 1}; a 0 label is read as -1 (0 is not a
+// valid {-1, 1} label, so {0, 1} data maps unambiguously). With s = +-1:
+//   t = margin - s x,  l = max(0, t),  g = -s [t > 0],  h = 0
+// At the kink t = 0 the subgradient is 0 (the strict inequality; what
+// autograd gives for torch.relu(margin - s x)). A NaN input gives NaN l, g, h.
+template <class T>
+struct Hinge {
+  static constexpr bool kHasDomain = false;
+  static constexpr bool kHasTargetDomain = true;
+  T margin;
+  void operator()(T x, T y, T& l, T& g, T& h, bool want_h) const {
+    const T s = y > T(0) ? T(1) : T(-1);
+    const T t = margin - s * x;
+    l = t <= T(0) ? T(0) : t;
+    g = t > T(0) ? -s : T(0);
+    if (want_h) h = T(0);
+    propagate_nan(t, g, h, want_h);
+  }
+  bool target_bad(T y) const { return !(y == T(1) || y == T(-1) || y == T(0)); }
+};
+
+// squared_hinge_loss: a = max(0, t),  l = a^2,  g = -2 s a,
+// h = 2 [t > 0] (0 at the kink t = 0, where g is continuous and h jumps).
+template <class T>
+struct SquaredHinge {
+  static constexpr bool kHasDomain = false;
+  static constexpr bool kHasTargetDomain = true;
+  T margin;
+  void operator()(T x, T y, T& l, T& g, T& h, bool want_h) const {
+    const T s = y > T(0) ? T(1) : T(-1);
+    const T t = margin - s * x;
+    const T a = t <= T(0) ? T(0) : t;
+    l = a * a;
+    g = (T(-2) * s) * a;
+    if (want_h) h = t > T(0) ? T(2) : T(0);
+    propagate_nan(t, g, h, want_h);
+  }
+  bool target_bad(T y) const { return !(y == T(1) || y == T(-1) || y == T(0)); }
+};
+
+// kl_div on log-probabilities x with a probability target y >= 0, PyTorch's
+// pointwise form xlogy(y, y) - y x:
+//   l = y log y - y x,  g = -y,  h = 0,   and l = g = 0 where y = 0
+// (0 log 0 = 0; also for x = -inf, where PyTorch gives 0 * inf = NaN).
+template <class T>
+struct KlDiv {
+  static constexpr bool kHasDomain = false;
+  static constexpr bool kHasTargetDomain = true;
+  void operator()(T x, T y, T& l, T& g, T& h, bool want_h) const {
+    const bool pos = y > T(0);
+    const T ly = std::log(pos ? y : T(1));
+    l = pos ? y * ly - y * x : T(0);
+    g = pos ? -y : T(0);
+    if (want_h) h = T(0);
+    if (std::isnan(x)) {
+      l = x;
+      g = x;
+      if (want_h) h = x;
+    }
+  }
+  bool target_bad(T y) const { return y < T(0); }
+};
+
+// kl_div(log_target=True): y = log p (-inf allowed: p = 0), e = exp(y):
+//   l = e (y - x),  g = -e,  h = 0,   and l = 0 where e = 0 or y = x
+// (so p = 0 gives 0 for any x, and exp overflow with y = x gives no NaN).
+template <class T>
+struct KlDivLogTarget {
+  static constexpr bool kHasDomain = false;
+  static constexpr bool kTargetNegInfOk = true;
+  void operator()(T x, T y, T& l, T& g, T& h, bool want_h) const {
+    const T e = std::exp(y);
+    const T dd = y - x;
+    l = (e == T(0) || dd == T(0)) ? T(0) : e * dd;
+    g = -e;
+    if (want_h) h = T(0);
+    if (std::isnan(x)) {
+      l = x;
+      g = x;
+      if (want_h) h = x;
+    }
+  }
+};
+
+// kl_divergence term for probabilities: input q >= 0, target p >= 0,
+//   l = p (log p - log q),  g = dl/dq = -p / q,  h = p / q^2,
+// with l = g = h = 0 where p = 0 (0 log 0 = 0), and q = 0 < p giving
+// l = +inf, g = -inf (the divergence is infinite, never NaN).
+template <class T>
+struct KlProb {
+  static constexpr bool kHasDomain = true;
+  static constexpr bool kHasTargetDomain = true;
+  void operator()(T x, T y, T& l, T& g, T& h, bool want_h) const {
+    const bool pos = y > T(0);
+    const T ly = std::log(pos ? y : T(1));
+    const T lq = std::log(x);
+    const T r = y / x;
+    l = pos ? y * (ly - lq) : T(0);
+    g = pos ? -r : T(0);
+    if (want_h) h = pos ? r / x : T(0);
+    if (std::isnan(x)) {
+      l = x;
+      g = x;
+      if (want_h) h = x;
+    }
+  }
+  bool domain_bad(T x) const { return x < T(0); }
+  bool target_bad(T y) const { return y < T(0); }
+};
+
+// sigmoid_focal_loss (torchvision): with p = sigma(x), target y in [0, 1],
+//   ce = BCE-with-logits(x, y) (the BceLogits form above)
+//   m  = 1 - p_t = p (1 - y) + (1 - p) y,   l = a_t ce m^gamma
+//   a_t = alpha y + (1 - alpha)(1 - y)  (1 when alpha < 0: alpha=None)
+//   g  = a_t [ (p - y) m^gamma + gamma ce m^gamma r (1 - 2 y) ],
+//        r = p (1 - p) / m  (dm/dx = p (1 - p)(1 - 2y); 0 <= r <= 1)
+// m^gamma and r are formed in log space from log-sigmoids, which stay
+// finite for every finite x:
+//   log m = logaddexp(-softplus(-x) + log(1 - y), -softplus(x) + log y)
+//   m^gamma = exp(gamma log m),  r = exp(-softplus(x) - softplus(-x) - log m)
+// so saturated logits (+-1e4) give 0 * finite, never 0^0 or inf * 0.
+// gamma = 0 skips the focal factor: l and g are then bit for bit
+// binary_cross_entropy_with_logits (times a_t).
+template <class T>
+struct SigmoidFocal {
+  static constexpr bool kHasDomain = false;
+  static constexpr bool kHasTargetDomain = true;
+  T alpha;  // < 0: no alpha weighting
+  T gamma;
+  void operator()(T x, T y, T& l, T& g, T& h, bool want_h) const {
+    const T e = std::exp(-std::abs(x));
+    T s, sn;
+    sigmoid_pair(x, e, s, sn);
+    const T lp = std::log1p(e);
+    const T ce = (std::max(x, T(0)) - x * y) + lp;
+    l = ce;
+    g = s - y;
+    if (gamma != T(0)) {
+      const T sp_pos = std::max(x, T(0)) + lp;   // -log sigma(-x)
+      const T sp_neg = std::max(-x, T(0)) + lp;  // -log sigma(x)
+      const T a = std::log(T(1) - y) - sp_neg;
+      const T b = std::log(y) - sp_pos;
+      const T hi = std::max(a, b), lo = std::min(a, b);
+      const T logm = hi + std::log1p(std::exp(lo - hi));
+      const T mg = std::exp(gamma * logm);
+      const T r = std::exp((-sp_neg - sp_pos) - logm);
+      l = ce * mg;
+      g = g * mg + ((ce * (r * (T(1) - T(2) * y))) * mg) * gamma;
+    }
+    if (alpha >= T(0)) {
+      const T at = alpha * y + (T(1) - alpha) * (T(1) - y);
+      l = l * at;
+      g = g * at;
+    }
+    if (want_h) h = T(0);
+    if (std::isnan(x)) {
+      l = x;
+      g = x;
+      if (want_h) h = x;
+    }
+  }
+  bool target_bad(T y) const { return y < T(0) || y > T(1); }
+};
+
 }  // namespace losslab::detail::ref
 
 #endif  // LOSSLAB_SRC_LOSSES_CLASSIFICATION_INL_H_SCALAR_
@@ -122,6 +288,7 @@ struct Bce {
 
 #include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
+#include "src/losses/regression-inl.h"  // PropagateNaN, ExpIeee, LogIeee
 
 HWY_BEFORE_NAMESPACE();
 namespace losslab::HWY_NAMESPACE {
@@ -214,6 +381,184 @@ struct BceV {
   HWY_INLINE hn::Mask<D> DomainBad(D d, V x) const {
     // Not (0 <= x <= 1): also catches NaN.
     return hn::Not(hn::And(hn::Ge(x, hn::Zero(d)), hn::Le(x, hn::Set(d, 1))));
+  }
+  HWY_INLINE hn::Mask<D> TargetBad(D d, V y) const { return OutsideUnit(d, y); }
+};
+
+// As ref::Hinge.
+template <class D>
+struct HingeV {
+  static constexpr bool kHasDomain = false;
+  static constexpr bool kHasTargetDomain = true;
+  using V = hn::Vec<D>;
+  using T = hn::TFromD<D>;
+  V margin;
+  HingeV(D d, double m) : margin(hn::Set(d, T(m))) {}
+  HWY_INLINE void operator()(D d, V x, V y, V& l, V& g, V& h,
+                             bool want_h) const {
+    const V zero = hn::Zero(d), one = hn::Set(d, 1);
+    const V s = hn::IfThenElse(hn::Gt(y, zero), one, hn::Neg(one));
+    const V t = hn::Sub(margin, hn::Mul(s, x));
+    l = hn::IfThenElse(hn::Le(t, zero), zero, t);
+    g = hn::IfThenElseZero(hn::Gt(t, zero), hn::Neg(s));
+    if (want_h) h = zero;
+    PropagateNaN(t, g, h, want_h);
+  }
+  HWY_INLINE hn::Mask<D> TargetBad(D d, V y) const { return NotLabel(d, y); }
+  static HWY_INLINE hn::Mask<D> NotLabel(D d, V y) {
+    const V one = hn::Set(d, 1);
+    return hn::Not(hn::Or(hn::Or(hn::Eq(y, one), hn::Eq(y, hn::Neg(one))),
+                          hn::Eq(y, hn::Zero(d))));
+  }
+};
+
+// As ref::SquaredHinge.
+template <class D>
+struct SquaredHingeV {
+  static constexpr bool kHasDomain = false;
+  static constexpr bool kHasTargetDomain = true;
+  using V = hn::Vec<D>;
+  using T = hn::TFromD<D>;
+  V margin;
+  SquaredHingeV(D d, double m) : margin(hn::Set(d, T(m))) {}
+  HWY_INLINE void operator()(D d, V x, V y, V& l, V& g, V& h,
+                             bool want_h) const {
+    const V zero = hn::Zero(d), one = hn::Set(d, 1);
+    const V s = hn::IfThenElse(hn::Gt(y, zero), one, hn::Neg(one));
+    const V t = hn::Sub(margin, hn::Mul(s, x));
+    const V a = hn::IfThenElse(hn::Le(t, zero), zero, t);
+    l = hn::Mul(a, a);
+    g = hn::Mul(hn::Mul(hn::Set(d, -2), s), a);
+    if (want_h) h = hn::IfThenElseZero(hn::Gt(t, zero), hn::Set(d, 2));
+    PropagateNaN(t, g, h, want_h);
+  }
+  HWY_INLINE hn::Mask<D> TargetBad(D d, V y) const {
+    return HingeV<D>::NotLabel(d, y);
+  }
+};
+
+// Lanes where x is NaN get x in l, g and h.
+template <class V>
+HWY_INLINE void PropagateNaNInput(V x, V& l, V& g, V& h, bool want_h) {
+  const auto nan = hn::IsNaN(x);
+  l = hn::IfThenElse(nan, x, l);
+  g = hn::IfThenElse(nan, x, g);
+  if (want_h) h = hn::IfThenElse(nan, x, h);
+}
+
+// As ref::KlDiv.
+template <class D>
+struct KlDivV {
+  static constexpr bool kHasDomain = false;
+  static constexpr bool kHasTargetDomain = true;
+  using V = hn::Vec<D>;
+  HWY_INLINE void operator()(D d, V x, V y, V& l, V& g, V& h,
+                             bool want_h) const {
+    const V zero = hn::Zero(d);
+    const auto pos = hn::Gt(y, zero);
+    const V ly = hn::Log(d, hn::IfThenElse(pos, y, hn::Set(d, 1)));
+    l = hn::IfThenElseZero(pos, hn::Sub(hn::Mul(y, ly), hn::Mul(y, x)));
+    g = hn::IfThenElseZero(pos, hn::Neg(y));
+    if (want_h) h = zero;
+    PropagateNaNInput(x, l, g, h, want_h);
+  }
+  HWY_INLINE hn::Mask<D> TargetBad(D d, V y) const {
+    return hn::Lt(y, hn::Zero(d));
+  }
+};
+
+// As ref::KlDivLogTarget. exp(-inf) is outside the vector Exp's range: the
+// argument is clamped at the lowest finite value (exp of it is 0).
+template <class D>
+struct KlDivLogTargetV {
+  static constexpr bool kHasDomain = false;
+  static constexpr bool kTargetNegInfOk = true;
+  using V = hn::Vec<D>;
+  using T = hn::TFromD<D>;
+  HWY_INLINE void operator()(D d, V x, V y, V& l, V& g, V& h,
+                             bool want_h) const {
+    const V zero = hn::Zero(d);
+    const V e = ExpIeee(d, hn::Max(y, hn::Set(d, hwy::LowestValue<T>())));
+    const V dd = hn::Sub(y, x);
+    l = hn::IfThenElse(hn::Or(hn::Eq(e, zero), hn::Eq(dd, zero)), zero,
+                       hn::Mul(e, dd));
+    g = hn::Neg(e);
+    if (want_h) h = zero;
+    PropagateNaNInput(x, l, g, h, want_h);
+  }
+};
+
+// As ref::KlProb.
+template <class D>
+struct KlProbV {
+  static constexpr bool kHasDomain = true;
+  static constexpr bool kHasTargetDomain = true;
+  using V = hn::Vec<D>;
+  HWY_INLINE void operator()(D d, V x, V y, V& l, V& g, V& h,
+                             bool want_h) const {
+    const auto pos = hn::Gt(y, hn::Zero(d));
+    const V ly = hn::Log(d, hn::IfThenElse(pos, y, hn::Set(d, 1)));
+    const V lq = LogIeee(d, x);
+    const V r = hn::Div(y, x);
+    l = hn::IfThenElseZero(pos, hn::Mul(y, hn::Sub(ly, lq)));
+    g = hn::IfThenElseZero(pos, hn::Neg(r));
+    if (want_h) h = hn::IfThenElseZero(pos, hn::Div(r, x));
+    PropagateNaNInput(x, l, g, h, want_h);
+  }
+  HWY_INLINE hn::Mask<D> DomainBad(D d, V x) const {
+    return hn::Lt(x, hn::Zero(d));
+  }
+  HWY_INLINE hn::Mask<D> TargetBad(D d, V y) const {
+    return hn::Lt(y, hn::Zero(d));
+  }
+};
+
+// As ref::SigmoidFocal.
+template <class D>
+struct SigmoidFocalV {
+  static constexpr bool kHasDomain = false;
+  static constexpr bool kHasTargetDomain = true;
+  using V = hn::Vec<D>;
+  using T = hn::TFromD<D>;
+  T alpha, gamma;
+  SigmoidFocalV(double a, double gm) : alpha(T(a)), gamma(T(gm)) {}
+  HWY_INLINE void operator()(D d, V x, V y, V& l, V& g, V& h,
+                             bool want_h) const {
+    const V zero = hn::Zero(d), one = hn::Set(d, 1);
+    const V e = hn::Exp(d, hn::Neg(hn::Abs(x)));
+    V s, sn;
+    SigmoidPair(d, x, e, s, sn);
+    const V lp = hn::Log1p(d, e);
+    const V ce = hn::Add(hn::Sub(hn::Max(x, zero), hn::Mul(x, y)), lp);
+    l = ce;
+    g = hn::Sub(s, y);
+    if (gamma != T(0)) {
+      const V lowest = hn::Set(d, hwy::LowestValue<T>());
+      const V sp_pos = hn::Add(hn::Max(x, zero), lp);
+      const V sp_neg = hn::Add(hn::Max(hn::Neg(x), zero), lp);
+      const V a = hn::Sub(LogIeee(d, hn::Sub(one, y)), sp_neg);
+      const V b = hn::Sub(LogIeee(d, y), sp_pos);
+      const V hi = hn::Max(a, b), lo = hn::Min(a, b);
+      const V logm = hn::Add(
+          hi, hn::Log1p(d, hn::Exp(d, hn::Max(hn::Sub(lo, hi), lowest))));
+      const V vg = hn::Set(d, gamma);
+      const V mg = hn::Exp(d, hn::Max(hn::Mul(vg, logm), lowest));
+      const V r = hn::Exp(
+          d, hn::Max(hn::Sub(hn::Sub(hn::Neg(sp_neg), sp_pos), logm), lowest));
+      l = hn::Mul(ce, mg);
+      const V k = hn::Sub(one, hn::Mul(hn::Set(d, 2), y));
+      g = hn::Add(hn::Mul(g, mg),
+                  hn::Mul(hn::Mul(hn::Mul(ce, hn::Mul(r, k)), mg), vg));
+    }
+    if (alpha >= T(0)) {
+      const V va = hn::Set(d, alpha);
+      const V at =
+          hn::Add(hn::Mul(va, y), hn::Mul(hn::Sub(one, va), hn::Sub(one, y)));
+      l = hn::Mul(l, at);
+      g = hn::Mul(g, at);
+    }
+    if (want_h) h = zero;
+    PropagateNaNInput(x, l, g, h, want_h);
   }
   HWY_INLINE hn::Mask<D> TargetBad(D d, V y) const { return OutsideUnit(d, y); }
 };

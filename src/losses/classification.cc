@@ -1,8 +1,9 @@
-// Classification losses, op layer. The binary losses run on the shared
-// elementwise op layer (elementwise_op.cc) with kernels from
-// classification-inl.h; cross_entropy and nll_loss share the class-index
-// preparation below (shapes, labels, class weights, the mean's denominator)
-// and run row kernels over fixed row blocks (cross_entropy.h).
+// Classification losses, op layer. The binary losses (BCE, hinge, sigmoid
+// focal) and the pointwise KL terms run on the shared elementwise op layer
+// (elementwise_op.cc) with kernels from classification-inl.h; cross_entropy
+// and nll_loss share the class-index preparation below (shapes, labels, class
+// weights, the mean's denominator) and run row kernels over fixed row blocks
+// (cross_entropy.h); multi_margin_loss has its own row kernel (hinge.h).
 #include "losslab/losses/classification.h"
 
 #include <algorithm>
@@ -16,6 +17,7 @@
 #include "src/core/checks.h"
 #include "src/losses/cross_entropy.h"
 #include "src/losses/elementwise_op.h"
+#include "src/losses/hinge.h"
 
 namespace losslab {
 namespace {
@@ -349,6 +351,143 @@ double run_class_loss(const ClassSpec& cs) {
   return run_class_typed<double>(cs, d);
 }
 
+// ---------------------------------------------------------------------------
+// multi_margin_loss: (N, C) or (C,) scores with class indices.
+
+void check_finite_param(std::string_view fn, std::string_view name, double v) {
+  if (!std::isfinite(v)) {
+    throw_value_error(std::string(fn) + ": " + std::string(name) +
+                      " must be finite; got " + value_str(v));
+  }
+}
+
+template <class L>
+std::vector<int64_t> read_plain_labels(std::string_view fn, const View& t,
+                                       int64_t C) {
+  const detail::Contiguous<L> tc(t);
+  const int64_t n = t.numel();
+  std::vector<int64_t> y(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t v = int64_t(tc.get()[i]);
+    if (v < 0 || v >= C) {
+      throw_value_error(std::string(fn) + ": target contains class " +
+                        std::to_string(v) + " at index " +
+                        index_str(i, t.shape) +
+                        "; class indices must lie in [0, " + std::to_string(C) +
+                        ") (C = " + std::to_string(C) + " classes)");
+    }
+    y[size_t(i)] = v;
+  }
+  return y;
+}
+
+void margin_kernel(const detail::MarginRowCall<float>& c, int64_t b0,
+                   int64_t b1, double* p) {
+  detail::margin_blocks_f32(c, b0, b1, p);
+}
+void margin_kernel(const detail::MarginRowCall<double>& c, int64_t b0,
+                   int64_t b1, double* p) {
+  detail::margin_blocks_f64(c, b0, b1, p);
+}
+
+template <class T>
+double run_margin_typed(const View& input, const View& target,
+                        const MultiMarginOptions& o, const LossOutputs& out,
+                        int64_t N, int64_t C) {
+  constexpr std::string_view fn = "multi_margin_loss";
+  std::vector<int64_t> y;
+  try {
+    y = target.dtype == DType::kInt64
+            ? read_plain_labels<int64_t>(fn, target, C)
+            : read_plain_labels<int32_t>(fn, target, C);
+  } catch (const Error&) {
+    fill_nan<T>(out.out);
+    fill_nan<T>(out.grad_out);
+    throw;
+  }
+  const detail::Contiguous<T> x(input), w(o.weight),
+      go(out.grad_output_elementwise);
+  const double scale = o.reduction == Reduction::kMean ? 1.0 / double(N) : 1.0;
+  detail::MarginRowCall<T> c{};
+  c.x = x.get();
+  c.y = y.data();
+  c.w = w.get();
+  c.gout = go.get();
+  c.out = out.out.present() ? out.out.as<T>() : nullptr;
+  c.grad = out.grad_out.present() ? out.grad_out.as<T>() : nullptr;
+  c.rows = N;
+  c.classes = C;
+  c.gscale = T(out.grad_output * scale);
+  c.margin = T(o.margin);
+  c.p = o.p;
+  const int64_t nb = (N + detail::kRowBlock - 1) / detail::kRowBlock;
+  std::vector<double> partials(static_cast<size_t>(nb), 0.0);
+  const int64_t min_blocks =
+      std::max<int64_t>(1, 65536 / (detail::kRowBlock * C));
+  parallel_for(nb, min_blocks, [&](int64_t b0, int64_t b1) {
+    margin_kernel(c, b0, b1, partials.data());
+  });
+  const double sum = pairwise_sum(partials.data(), nb);
+  return double(T(o.reduction == Reduction::kMean ? sum * scale : sum));
+}
+
+// ---------------------------------------------------------------------------
+// kl_divergence: rows along the last dimension, on the elementwise kernel.
+
+template <class T>
+double run_kl_divergence_typed(const View& p, const View& q,
+                               const KlDivergenceOptions& o,
+                               const LossOutputs& out, int64_t rows,
+                               int64_t C) {
+  const int64_t n = q.numel();
+  // Per-element terms land in a scratch buffer and are summed per row; the
+  // per-row upstream gradient of kNone is expanded to one per element.
+  std::vector<T> terms, gexp;
+  LossOutputs eo;
+  eo.grad_out = out.grad_out;
+  eo.hess_out = out.hess_out;
+  eo.grad_output = out.grad_output;
+  if (out.out.present()) {
+    terms.resize(size_t(n));
+    eo.out = mutable_view<T>(terms.data(), q.shape);
+  }
+  if (out.grad_output_elementwise.present()) {
+    const detail::Contiguous<T> go(out.grad_output_elementwise);
+    gexp.resize(size_t(n));
+    for (int64_t i = 0; i < n; ++i) gexp[size_t(i)] = go.get()[i / C];
+    eo.grad_output_elementwise = view<T>(gexp.data(), q.shape);
+  }
+  const View none_weight{};
+  detail::ElemSpec s{};
+  s.fn = "kl_divergence";
+  s.loss = detail::ElemLossId::kKlProb;
+  s.input = &q;
+  s.target = &p;
+  s.weight = &none_weight;
+  s.reduction = o.reduction;
+  s.nan_policy = NanPolicy::kPropagate;
+  s.outputs = &eo;
+  s.input_arg = "q";
+  s.target_arg = "p";
+  s.mean_count = rows;
+  double value;
+  try {
+    value = detail::run_elementwise_loss(s);
+  } catch (const Error&) {
+    fill_nan<T>(out.out);
+    throw;
+  }
+  if (out.out.present()) {
+    T* dst = out.out.as<T>();
+    for (int64_t r = 0; r < rows; ++r) {
+      double acc = 0.0;
+      for (int64_t k = 0; k < C; ++k) acc += double(terms[size_t(r * C + k)]);
+      dst[r] = T(acc);
+    }
+  }
+  return value;
+}
+
 }  // namespace
 
 double binary_cross_entropy_with_logits(View input, View target,
@@ -399,6 +538,220 @@ double nll_loss(View input, View target, const NllOptions& o,
                 const LossOutputs& out) {
   return run_class_loss({"nll_loss", false, &input, &target, &o.weight,
                          o.ignore_index, 0.0, o.reduction, &out});
+}
+
+namespace {
+
+double run_hinge(std::string_view fn, detail::ElemLossId id, View& input,
+                 View& target, const HingeOptions& o, const LossOutputs& out) {
+  check_finite_param(fn, "margin", o.margin);
+  detail::ElemSpec s{};
+  s.fn = fn;
+  s.loss = id;
+  s.p0 = o.margin;
+  s.input = &input;
+  s.target = &target;
+  s.weight = &o.weight;
+  s.reduction = o.reduction;
+  s.nan_policy = o.nan_policy;
+  s.outputs = &out;
+  return detail::run_elementwise_loss(s);
+}
+
+}  // namespace
+
+double hinge_loss(View input, View target, const HingeOptions& o,
+                  const LossOutputs& out) {
+  return run_hinge("hinge_loss", detail::ElemLossId::kHinge, input, target, o,
+                   out);
+}
+
+double squared_hinge_loss(View input, View target, const HingeOptions& o,
+                          const LossOutputs& out) {
+  return run_hinge("squared_hinge_loss", detail::ElemLossId::kSquaredHinge,
+                   input, target, o, out);
+}
+
+double multi_margin_loss(View input, View target, const MultiMarginOptions& o,
+                         const LossOutputs& out) {
+  constexpr std::string_view fn = "multi_margin_loss";
+  const std::string f(fn);
+  detail::require_float(fn, "input", input);
+  if (o.p != 1 && o.p != 2) {
+    throw_value_error(f + ": p must be 1 or 2; got " + std::to_string(o.p));
+  }
+  check_finite_param(fn, "margin", o.margin);
+  if (input.shape.ndim() != 1 && input.shape.ndim() != 2) {
+    throw_value_error(f + ": input must have shape (N, C) or (C,); got " +
+                      input.shape.str());
+  }
+  if (target.dtype != DType::kInt64 && target.dtype != DType::kInt32) {
+    throw_type_error(f + ": target dtype " +
+                     std::string(dtype_name(target.dtype)) +
+                     " is not supported; expected class indices of dtype "
+                     "int64 or int32");
+  }
+  const bool batched = input.shape.ndim() == 2;
+  const int64_t N = batched ? input.shape[0] : 1;
+  const int64_t C = input.shape[input.shape.ndim() - 1];
+  const Shape expect = batched ? Shape{N} : Shape{};
+  if (!(target.shape == expect)) {
+    throw_value_error(f + ": target shape " + target.shape.str() +
+                      " does not match input shape " + input.shape.str() +
+                      "; expected " + expect.str() +
+                      ": one class index per sample");
+  }
+  if (o.weight.present()) {
+    detail::require_same_dtype(fn, "weight", o.weight, "input", input.dtype);
+    if (!(o.weight.shape == Shape{C})) {
+      throw_value_error(f + ": weight shape " + o.weight.shape.str() +
+                        " must be (" + std::to_string(C) +
+                        ",): one weight per class (input shape " +
+                        input.shape.str() + ")");
+    }
+    check_weights(fn, "weight", o.weight);
+  }
+  if (input.numel() == 0) {
+    throw_value_error(f + ": input is empty (shape " + input.shape.str() +
+                      "); a loss needs at least one sample and one class (an "
+                      "empty batch is an error, not a zero loss)");
+  }
+  if (input.data == nullptr || target.data == nullptr) {
+    throw_value_error(f + ": input or target has a null data pointer");
+  }
+  if (o.reduction == Reduction::kBatchMean) {
+    throw_value_error(f +
+                      ": reduction='batchmean' is only defined for kl_div; "
+                      "use 'mean', 'sum' or 'none'");
+  }
+  if (o.reduction == Reduction::kNone && !out.out.present()) {
+    throw_value_error(f +
+                      ": reduction='none' needs outputs.out (of the target's "
+                      "shape) to receive the per-sample losses");
+  }
+  detail::check_output(fn, "out", out.out, target.shape, input.dtype);
+  detail::check_output(fn, "grad_out", out.grad_out, input.shape, input.dtype);
+  if (out.hess_out.present()) {
+    throw_value_error(f +
+                      ": hess_out is not available (the Hessian is zero "
+                      "almost everywhere and not diagonal at the label)");
+  }
+  if (out.grad_output_elementwise.present()) {
+    if (o.reduction != Reduction::kNone) {
+      throw_value_error(f +
+                        ": an elementwise grad_output needs "
+                        "reduction='none'; pass a scalar grad_output for "
+                        "'mean' or 'sum'");
+    }
+    detail::require_same_dtype(fn, "grad_output", out.grad_output_elementwise,
+                               "input", input.dtype);
+    detail::require_same_shape(fn, "grad_output",
+                               out.grad_output_elementwise.shape, "target",
+                               target.shape);
+  }
+  if (!std::isfinite(out.grad_output)) {
+    throw_value_error(f + ": grad_output must be finite; got " +
+                      value_str(out.grad_output));
+  }
+  if (input.dtype == DType::kFloat32) {
+    return run_margin_typed<float>(input, target, o, out, N, C);
+  }
+  return run_margin_typed<double>(input, target, o, out, N, C);
+}
+
+double kl_div(View input, View target, const KlDivOptions& o,
+              const LossOutputs& out) {
+  const View none_weight{};
+  detail::ElemSpec s{};
+  s.fn = "kl_div";
+  s.loss = o.log_target ? detail::ElemLossId::kKlDivLogTarget
+                        : detail::ElemLossId::kKlDiv;
+  s.input = &input;
+  s.target = &target;
+  s.weight = &none_weight;
+  s.reduction = o.reduction;
+  s.nan_policy = NanPolicy::kPropagate;
+  s.outputs = &out;
+  s.allow_batchmean = true;
+  return detail::run_elementwise_loss(s);
+}
+
+double kl_divergence(View p, View q, const KlDivergenceOptions& o,
+                     const LossOutputs& out) {
+  constexpr std::string_view fn = "kl_divergence";
+  const std::string f(fn);
+  detail::require_float(fn, "q", q);
+  detail::require_same_dtype(fn, "p", p, "q", q.dtype);
+  detail::require_same_shape(fn, "p", p.shape, "q", q.shape);
+  if (q.shape.ndim() == 0) {
+    throw_value_error(f +
+                      ": p and q must have a class dimension (the last one); "
+                      "got shape ()");
+  }
+  detail::require_nonempty(fn, "q", q);
+  if (o.reduction == Reduction::kBatchMean) {
+    throw_value_error(f +
+                      ": reduction='batchmean' is not used here: 'mean' "
+                      "already divides by the number of distributions (rows)");
+  }
+  const int64_t C = q.shape[q.shape.ndim() - 1];
+  const int64_t rows = q.numel() / C;
+  Shape row_shape;
+  for (int k = 0; k + 1 < q.shape.ndim(); ++k) row_shape.push_back(q.shape[k]);
+  if (o.reduction == Reduction::kNone && !out.out.present()) {
+    throw_value_error(f +
+                      ": reduction='none' needs outputs.out (one value per "
+                      "distribution, shape " +
+                      row_shape.str() + ")");
+  }
+  detail::check_output(fn, "out", out.out, row_shape, q.dtype);
+  if (out.grad_output_elementwise.present()) {
+    if (o.reduction != Reduction::kNone) {
+      throw_value_error(f +
+                        ": an elementwise grad_output needs "
+                        "reduction='none'; pass a scalar grad_output for "
+                        "'mean' or 'sum'");
+    }
+    detail::require_same_dtype(fn, "grad_output", out.grad_output_elementwise,
+                               "q", q.dtype);
+    detail::require_same_shape(
+        fn, "grad_output", out.grad_output_elementwise.shape, "out", row_shape);
+  }
+  if (q.dtype == DType::kFloat32) {
+    return run_kl_divergence_typed<float>(p, q, o, out, rows, C);
+  }
+  return run_kl_divergence_typed<double>(p, q, o, out, rows, C);
+}
+
+double sigmoid_focal_loss(View input, View target, const SigmoidFocalOptions& o,
+                          const LossOutputs& out) {
+  constexpr std::string_view fn = "sigmoid_focal_loss";
+  const std::string f(fn);
+  if (o.alpha && !(*o.alpha >= 0.0 && *o.alpha <= 1.0)) {
+    throw_value_error(f + ": alpha=" + value_str(*o.alpha) +
+                      " must lie in [0, 1] (the weight of the positive "
+                      "class), or be None to disable the weighting");
+  }
+  if (!(o.gamma >= 0.0 && std::isfinite(o.gamma))) {
+    throw_value_error(f + ": gamma=" + value_str(o.gamma) +
+                      " must be finite and >= 0 (2 is the usual choice; 0 "
+                      "gives binary cross-entropy)");
+  }
+  if (out.hess_out.present()) {
+    throw_value_error(f + ": hess_out is not available for this loss");
+  }
+  detail::ElemSpec s{};
+  s.fn = fn;
+  s.loss = detail::ElemLossId::kSigmoidFocal;
+  s.p0 = o.alpha ? *o.alpha : -1.0;
+  s.p1 = o.gamma;
+  s.input = &input;
+  s.target = &target;
+  s.weight = &o.weight;
+  s.reduction = o.reduction;
+  s.nan_policy = o.nan_policy;
+  s.outputs = &out;
+  return detail::run_elementwise_loss(s);
 }
 
 }  // namespace losslab

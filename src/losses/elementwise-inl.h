@@ -44,7 +44,12 @@ uint32_t run_elementwise_indexed(const FnAt& fn_at, const YAt& y_at,
       } else {
         fn(x, y, l, g, h, want_h);
       }
-      if (!std::isfinite(y)) flags |= kFlagBadTarget;
+      if (!std::isfinite(y)) {
+        if (!(target_neg_inf_ok<Fn>() &&
+              y == -std::numeric_limits<T>::infinity())) {
+          flags |= kFlagBadTarget;
+        }
+      }
       if constexpr (has_target_domain<Fn>()) {
         if (fn.target_bad(y)) flags |= kFlagTargetDomain;
       }
@@ -137,7 +142,12 @@ HWY_NOINLINE uint32_t RunElementwise(D d, const Fn& fn,
     } else {
       fn(d, x, y, l, g, h, want_h);
     }
-    bad_y = hn::Or(bad_y, hn::Not(hn::IsFinite(y)));
+    if constexpr (detail::target_neg_inf_ok<Fn>()) {
+      bad_y = hn::Or(bad_y, hn::AndNot(hn::Eq(y, hn::Neg(hn::Inf(d))),
+                                       hn::Not(hn::IsFinite(y))));
+    } else {
+      bad_y = hn::Or(bad_y, hn::Not(hn::IsFinite(y)));
+    }
     if constexpr (detail::has_target_domain<Fn>()) {
       bad_ty = hn::Or(bad_ty, fn.TargetBad(d, y));
     }

@@ -31,9 +31,15 @@ enum class ElemLossId : int32_t {
   kPseudoHuber,
   kPoissonNll,
   // Classification (classification-inl.h).
-  kBceLogits,      // binary_cross_entropy_with_logits without pos_weight
-  kBceLogitsPosW,  // ... with pos_weight (read through ElemCall::aux)
-  kBce,            // binary_cross_entropy on probabilities
+  kBceLogits,       // binary_cross_entropy_with_logits without pos_weight
+  kBceLogitsPosW,   // ... with pos_weight (read through ElemCall::aux)
+  kBce,             // binary_cross_entropy on probabilities
+  kHinge,           // hinge_loss, labels {-1, 1} (0 read as -1); p0 = margin
+  kSquaredHinge,    // squared_hinge_loss; p0 = margin
+  kKlDiv,           // kl_div on log-probabilities, probability target
+  kKlDivLogTarget,  // kl_div(log_target=True)
+  kKlProb,          // kl_divergence term p log(p / q): input q, target p
+  kSigmoidFocal,    // sigmoid_focal_loss; p0 = alpha (< 0: none), p1 = gamma
 };
 
 // Bits of ElemCall::opts.
@@ -56,6 +62,8 @@ enum : uint32_t {
 //   kHasAux:          it takes a per-element parameter a (pos_weight), read
 //                     as ElemCall::aux[i % aux_period];
 //   kHasTargetDomain: it flags targets outside its range (e.g. [0, 1]).
+//   kTargetNegInfOk:  a -inf target is valid data (a log-probability of 0),
+//                     not a NaN/Inf data bug.
 // Functors that do not declare them get false.
 template <class Fn>
 constexpr bool has_aux() {
@@ -69,6 +77,15 @@ template <class Fn>
 constexpr bool has_target_domain() {
   if constexpr (requires { Fn::kHasTargetDomain; }) {
     return Fn::kHasTargetDomain;
+  } else {
+    return false;
+  }
+}
+
+template <class Fn>
+constexpr bool target_neg_inf_ok() {
+  if constexpr (requires { Fn::kTargetNegInfOk; }) {
+    return Fn::kTargetNegInfOk;
   } else {
     return false;
   }

@@ -46,6 +46,19 @@ HWY_INLINE uint32_t ElementwiseBlocks(const detail::ElemCall<T>& c, int64_t b0,
       return RunElementwise(d, BceLogitsPosWV<D>{}, c, b0, b1, partials);
     case ElemLossId::kBce:
       return RunElementwise(d, BceV<D>{}, c, b0, b1, partials);
+    case ElemLossId::kHinge:
+      return RunElementwise(d, HingeV<D>(d, c.p0), c, b0, b1, partials);
+    case ElemLossId::kSquaredHinge:
+      return RunElementwise(d, SquaredHingeV<D>(d, c.p0), c, b0, b1, partials);
+    case ElemLossId::kKlDiv:
+      return RunElementwise(d, KlDivV<D>{}, c, b0, b1, partials);
+    case ElemLossId::kKlDivLogTarget:
+      return RunElementwise(d, KlDivLogTargetV<D>{}, c, b0, b1, partials);
+    case ElemLossId::kKlProb:
+      return RunElementwise(d, KlProbV<D>{}, c, b0, b1, partials);
+    case ElemLossId::kSigmoidFocal:
+      return RunElementwise(d, SigmoidFocalV<D>(c.p0, c.p1), c, b0, b1,
+                            partials);
   }
   return 0;
 }
@@ -106,6 +119,21 @@ uint32_t scalar_blocks(const ElemCall<T>& c, int64_t b0, int64_t b1,
       return ref::run_elementwise(ref::BceLogitsPosW<T>{}, c, b0, b1, partials);
     case ElemLossId::kBce:
       return ref::run_elementwise(ref::Bce<T>{}, c, b0, b1, partials);
+    case ElemLossId::kHinge:
+      return ref::run_elementwise(ref::Hinge<T>{T(c.p0)}, c, b0, b1, partials);
+    case ElemLossId::kSquaredHinge:
+      return ref::run_elementwise(ref::SquaredHinge<T>{T(c.p0)}, c, b0, b1,
+                                  partials);
+    case ElemLossId::kKlDiv:
+      return ref::run_elementwise(ref::KlDiv<T>{}, c, b0, b1, partials);
+    case ElemLossId::kKlDivLogTarget:
+      return ref::run_elementwise(ref::KlDivLogTarget<T>{}, c, b0, b1,
+                                  partials);
+    case ElemLossId::kKlProb:
+      return ref::run_elementwise(ref::KlProb<T>{}, c, b0, b1, partials);
+    case ElemLossId::kSigmoidFocal:
+      return ref::run_elementwise(ref::SigmoidFocal<T>{T(c.p0), T(c.p1)}, c, b0,
+                                  b1, partials);
   }
   return 0;
 }

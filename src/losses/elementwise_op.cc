@@ -69,10 +69,13 @@ template <class T>
   const Shape& shape = s.input->shape;
   if (flags & kFlagBadTarget) {
     const int64_t ny = row_target ? n / q : n;
+    const bool neg_inf_ok = s.loss == ElemLossId::kKlDivLogTarget;
     for (int64_t i = 0; i < ny; ++i) {
-      if (!std::isfinite(y[i])) {
+      if (!std::isfinite(y[i]) &&
+          !(neg_inf_ok && y[i] == -std::numeric_limits<T>::infinity())) {
         throw_value_error(
-            fn + ": target contains " + value_str(double(y[i])) + " at index " +
+            fn + ": " + std::string(s.target_arg) + " contains " +
+            value_str(double(y[i])) + " at index " +
             index_str(i, s.target->shape) +
             "; targets must be finite (a NaN target is a data bug: drop or "
             "impute those rows before computing the loss)");
@@ -108,6 +111,47 @@ template <class T>
             "; if these are logits (raw scores), use "
             "binary_cross_entropy_with_logits, which is also numerically "
             "stable");
+      }
+    }
+  }
+  if (flags & kFlagTargetDomain &&
+      (s.loss == ElemLossId::kHinge || s.loss == ElemLossId::kSquaredHinge)) {
+    for (int64_t i = 0; i < n; ++i) {
+      if (!(y[i] == T(1) || y[i] == T(-1) || y[i] == T(0))) {
+        throw_value_error(
+            fn +
+            ": target must hold labels in {-1, 1} ({0, 1} is also "
+            "accepted, 0 read as -1); got " +
+            value_str(double(y[i])) + " at index " +
+            index_str(i, s.target->shape) +
+            "; for scores or probabilities threshold them first (e.g. "
+            "np.where(y > 0.5, 1, -1))");
+      }
+    }
+  }
+  if (flags & kFlagTargetDomain &&
+      (s.loss == ElemLossId::kKlDiv || s.loss == ElemLossId::kKlProb)) {
+    for (int64_t i = 0; i < n; ++i) {
+      if (y[i] < T(0)) {
+        throw_value_error(
+            fn + ": " + std::string(s.target_arg) +
+            " must hold probabilities >= 0; got " + value_str(double(y[i])) +
+            " at index " + index_str(i, s.target->shape) +
+            (s.loss == ElemLossId::kKlDiv
+                 ? "; if the target holds log-probabilities, pass "
+                   "log_target=True"
+                 : "; pass probabilities (e.g. a softmax), not logits"));
+      }
+    }
+  }
+  if (flags & kFlagDomain && s.loss == ElemLossId::kKlProb) {
+    for (int64_t i = 0; i < n; ++i) {
+      if (x[i] < T(0)) {
+        throw_value_error(fn + ": " + std::string(s.input_arg) +
+                          " must hold probabilities >= 0; got " +
+                          value_str(double(x[i])) + " at index " +
+                          index_str(i, shape) +
+                          "; pass probabilities (e.g. a softmax), not logits");
       }
     }
   }
@@ -148,7 +192,11 @@ double run_typed(const ElemSpec& s) {
   const bool row_target = q > 1 && s.target->shape.ndim() == 1;
 
   double scale = 1.0;
-  if (s.reduction == Reduction::kMean) {
+  if (s.reduction == Reduction::kBatchMean) {
+    scale = 1.0 / double(s.input->shape.ndim() > 0 ? s.input->shape[0] : 1);
+  } else if (s.reduction == Reduction::kMean && s.mean_count > 0 && !w.get()) {
+    scale = 1.0 / double(s.mean_count);
+  } else if (s.reduction == Reduction::kMean) {
     if (w.get()) {
       const double sw = weight_sum(w.get(), n);
       if (sw == 0.0) {
@@ -175,6 +223,7 @@ double run_typed(const ElemSpec& s) {
   c.n = n;
   c.gscale = T(o.grad_output * scale);
   c.p0 = s.p0;
+  c.p1 = s.p1;
   c.opts = s.opts |
            (s.nan_policy == NanPolicy::kRaise ? uint32_t(kOptCheckInput) : 0u);
   // pos_weight: the (C,) values tiled to C + 16 so that a vector starting at
@@ -213,7 +262,9 @@ double run_typed(const ElemSpec& s) {
   }
   const double sum = pairwise_sum(partials.data(), nb);
   double value = sum;
-  if (s.reduction == Reduction::kMean) value = sum * scale;
+  if (s.reduction == Reduction::kMean || s.reduction == Reduction::kBatchMean) {
+    value = sum * scale;
+  }
   if (s.reduction == Reduction::kMean && w.get() && scale == 0.0) value = 0.0;
   return double(T(value));
 }
@@ -227,10 +278,11 @@ double run_elementwise_loss(const ElemSpec& s) {
   const View& weight = *s.weight;
   const LossOutputs& o = *s.outputs;
 
-  require_float(fn, "input", input);
-  require_same_dtype(fn, "target", target, "input", input.dtype);
+  const std::string_view xa = s.input_arg, ya = s.target_arg;
+  require_float(fn, xa, input);
+  require_same_dtype(fn, ya, target, xa, input.dtype);
   if (weight.present()) {
-    require_same_dtype(fn, "weight", weight, "input", input.dtype);
+    require_same_dtype(fn, "weight", weight, xa, input.dtype);
   }
   if (input.data == nullptr && input.numel() > 0) {
     throw_value_error(std::string(fn) + ": input has a null data pointer");
@@ -252,7 +304,7 @@ double run_elementwise_loss(const ElemSpec& s) {
                         std::to_string(q) + " quantile predictions)");
     }
   } else {
-    require_same_shape(fn, "target", target.shape, "input", input.shape);
+    require_same_shape(fn, ya, target.shape, xa, input.shape);
   }
   if (s.pos_weight && s.pos_weight->present()) {
     const View& pw = *s.pos_weight;
@@ -277,8 +329,8 @@ double run_elementwise_loss(const ElemSpec& s) {
   if (weight.present()) {
     require_same_shape(fn, "weight", weight.shape, "input", input.shape);
   }
-  require_nonempty(fn, "input", input);
-  if (s.reduction == Reduction::kBatchMean) {
+  require_nonempty(fn, xa, input);
+  if (s.reduction == Reduction::kBatchMean && !s.allow_batchmean) {
     throw_value_error(std::string(fn) +
                       ": reduction='batchmean' is only defined for kl_div; "
                       "use 'mean', 'sum' or 'none'");

@@ -32,6 +32,17 @@ struct ElemSpec {
   // binary_cross_entropy_with_logits: pos_weight of shape (C,) for an input
   // whose last dimension is C (or (1,)); absent: null or a null view.
   const View* pos_weight = nullptr;
+  // Second loss parameter (sigmoid_focal_loss: gamma).
+  double p1 = 0.0;
+  // Argument names in messages (kl_divergence calls them q and p).
+  std::string_view input_arg = "input";
+  std::string_view target_arg = "target";
+  // kl_div: reduction='batchmean' divides the sum by the input's dim 0 (1 for
+  // a 0-d input). Every other loss rejects it.
+  bool allow_batchmean = false;
+  // > 0: 'mean' divides the (unweighted) sum by this count instead of the
+  // element count (kl_divergence: the number of distributions).
+  int64_t mean_count = 0;
 };
 
 double run_elementwise_loss(const ElemSpec& spec);

@@ -55,6 +55,48 @@ def test_gradcheck_cross_entropy_and_bce(reduction):
         lambda a: LT.binary_cross_entropy_with_logits(a, y, reduction=reduction), (x,))
 
 
+def _classification_case(name, g):
+    f64 = dict(dtype=torch.float64, generator=g)
+    if name in ("hinge_loss", "squared_hinge_loss"):
+        x = torch.randn(9, **f64)
+        y = torch.tensor([1.0, -1, 1, -1, 1, 1, -1, -1, 1], dtype=torch.float64)
+        x = torch.where((1 - x * y).abs() < 0.05, x + 0.3, x)  # off the kink
+        return (x.requires_grad_(True), y), 0
+    if name == "multi_margin_loss":
+        return (torch.randn(5, 4, **f64).requires_grad_(True), torch.tensor([0, 3, 1, 2, 1])), 0
+    if name == "kl_div":
+        inp = torch.log_softmax(torch.randn(4, 3, **f64), 1)
+        return (inp.requires_grad_(True), torch.softmax(torch.randn(4, 3, **f64), 1)), 0
+    if name == "kl_divergence":
+        p = torch.softmax(torch.randn(4, 3, **f64), 1)
+        return (p, torch.softmax(torch.randn(4, 3, **f64), 1).requires_grad_(True)), 1
+    if name == "sigmoid_focal_loss":
+        return (torch.randn(8, **f64).requires_grad_(True), (torch.rand(8, **f64) > 0.5).double()), 0
+    if name == "nll_loss":
+        return (torch.log_softmax(torch.randn(5, 3, **f64), 1).requires_grad_(True),
+                torch.tensor([0, 2, 1, 1, 0])), 0
+    if name == "binary_cross_entropy":
+        return (torch.rand(7, **f64).clamp(0.05, 0.95).requires_grad_(True), torch.rand(7, **f64)), 0
+    return None
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("name", [n for n in losslab.CLASSIFICATION_LOSSES
+                                  if n not in ("cross_entropy", "binary_cross_entropy_with_logits")])
+def test_gradcheck_classification(name, reduction):
+    """gradcheck (float64 central differences) for every other classification
+    loss, on the argument losslab differentiates (q for kl_divergence)."""
+    g = torch.Generator().manual_seed(5)
+    (a, b), wrt = _classification_case(name, g)
+    fn = getattr(LT, name)
+    if reduction == "mean" and name == "kl_div":
+        reduction = "batchmean"
+    if wrt == 0:
+        assert torch.autograd.gradcheck(lambda x: fn(x, b, reduction=reduction), (a,))
+    else:
+        assert torch.autograd.gradcheck(lambda q: fn(a, q, reduction=reduction), (b,))
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("name,kwargs", [

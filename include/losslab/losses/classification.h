@@ -23,6 +23,7 @@
 #define LOSSLAB_LOSSES_CLASSIFICATION_H_
 
 #include <cstdint>
+#include <optional>
 
 #include "losslab/core/reduction.h"
 #include "losslab/core/view.h"
@@ -91,6 +92,95 @@ struct NllOptions {
 };
 double nll_loss(View input, View target, const NllOptions& options = {},
                 const LossOutputs& outputs = {});
+
+// Binary hinge loss on scores x with labels y in {-1, 1}; {0, 1} labels are
+// also accepted, 0 read as -1 (0 is not a valid {-1, 1} label, so this is
+// unambiguous); any other label is a ValueError naming its index.
+//   hinge_loss:          l = max(0, margin - y x),    dl/dx = -y [margin > y x]
+//   squared_hinge_loss:  l = max(0, margin - y x)^2,  dl/dx = -2 y max(0, .)
+// At the kink (margin = y x) the gradient is 0 (hinge) and the Hessian 0
+// (squared hinge: 2 on the active side). Elementwise: `weight` is per element,
+// hess_out is supported. Source: Cortes & Vapnik (1995); sklearn hinge_loss.
+struct HingeOptions {
+  double margin = 1.0;
+  View weight = {};
+  Reduction reduction = Reduction::kMean;
+  NanPolicy nan_policy = NanPolicy::kPropagate;
+};
+double hinge_loss(View input, View target, const HingeOptions& options = {},
+                  const LossOutputs& outputs = {});
+double squared_hinge_loss(View input, View target,
+                          const HingeOptions& options = {},
+                          const LossOutputs& outputs = {});
+
+// Multi-class margin loss, PyTorch semantics, on scores (N, C) or (C,) with
+// class indices (N,) or () (int64 or int32):
+//   l_i = w[y_i] / C * sum_{k != y_i} max(0, margin - x[i, y_i] + x[i, k])^p
+// p is 1 or 2; weight (C,) >= 0 is indexed by the target class. kMean
+// divides by N (PyTorch's rule for this loss), not by sum_i w[y_i].
+// outputs.out and grad_output_elementwise have the target's shape. A NaN
+// score gives a NaN row (PyTorch silently skips it). PyTorch:
+// multi_margin_loss.
+struct MultiMarginOptions {
+  int p = 1;
+  double margin = 1.0;
+  View weight = {};
+  Reduction reduction = Reduction::kMean;
+};
+double multi_margin_loss(View input, View target,
+                         const MultiMarginOptions& options = {},
+                         const LossOutputs& outputs = {});
+
+// Kullback-Leibler divergence, PyTorch's kl_div: input holds
+// log-probabilities log q, target probabilities p (log p with log_target):
+//   l = p (log p - log q) pointwise, with 0 log 0 = 0 (value and gradient);
+//   dl/dinput = -p, d2l/dinput2 = 0.
+// Reductions: kBatchMean (the default here; PyTorch's default is 'mean')
+// divides the sum by the input's dim 0, the batch size, which gives the true
+// KL divergence per sample; kMean averages every element (PyTorch's 'mean');
+// kSum, kNone (one value per element). Elementwise: hess_out is supported.
+// No per-element weight (PyTorch has none). PyTorch: kl_div.
+struct KlDivOptions {
+  bool log_target = false;
+  Reduction reduction = Reduction::kBatchMean;
+};
+double kl_div(View input, View target, const KlDivOptions& options = {},
+              const LossOutputs& outputs = {});
+
+// KL divergence between distributions given as probabilities along the last
+// dimension: D(p || q) = sum_c p_c log(p_c / q_c) per row, with 0 log 0 = 0,
+// and q_c = 0 < p_c giving +inf (never NaN). p, q >= 0 of the same shape; rows
+// are not required to sum to 1. kNone gives one value per row (the shape
+// without the last dimension; outputs.out and grad_output_elementwise have it);
+// kMean divides the sum by the number of rows (PyTorch's kl_div 'batchmean' on
+// a (N, C) input); kSum. The gradient and the diagonal Hessian are w.r.t. q
+// (the model's distribution): -p / q and p / q^2 (0 where p = 0); p is data.
+struct KlDivergenceOptions {
+  Reduction reduction = Reduction::kMean;
+};
+double kl_divergence(View p, View q, const KlDivergenceOptions& options = {},
+                     const LossOutputs& outputs = {});
+
+// Sigmoid focal loss (Lin et al. 2017), torchvision semantics, on logits x
+// with targets y in [0, 1], same shape:
+//   p = sigma(x), p_t = p y + (1 - p)(1 - y),
+//   l = a_t BCE-with-logits(x, y) (1 - p_t)^gamma,
+//   a_t = alpha y + (1 - alpha)(1 - y)   (alpha = nullopt: a_t = 1).
+// (1 - p_t)^gamma is formed from log-sigmoids in log space, so values and
+// gradients are finite for every gamma >= 0 and any finite x; gamma = 0 is
+// exactly binary_cross_entropy_with_logits (times a_t). Default reduction
+// kMean (torchvision's default is 'none'). `weight` is per element. No
+// Hessian. torchvision.ops.sigmoid_focal_loss.
+struct SigmoidFocalOptions {
+  std::optional<double> alpha = 0.25;
+  double gamma = 2.0;
+  View weight = {};
+  Reduction reduction = Reduction::kMean;
+  NanPolicy nan_policy = NanPolicy::kPropagate;
+};
+double sigmoid_focal_loss(View input, View target,
+                          const SigmoidFocalOptions& options = {},
+                          const LossOutputs& outputs = {});
 
 }  // namespace losslab
 
