@@ -14,7 +14,11 @@ case "$(basename "$b")" in
   seg) ex='embedding|class_weights|metrics_classification|linear_cross_entropy' ;;
   cls2) ex='embedding|segmentation|generative|class_weights|metrics_classification|linear_cross_entropy' ;;
   metrics) ex='embedding|segmentation|generative|linear_cross_entropy' ;;
-  lead) ex='embedding|segmentation|generative|class_weights|metrics_classification' ;;
+  lead) ex='' ;;
+  train) ex='softmax_focal' ;;
+  cls3) ex='src/train/|python/src/train|tests/cpp/train/' ;;
+  rel) ex='src/train/|python/src/train|tests/cpp/train/|softmax_focal' ;;
+  perf) ex='src/train/|python/src/train|tests/cpp/train/|softmax_focal' ;;
   *) ex='' ;;
 esac
 ex=${LOSSLAB_SOURCE_EXCLUDE-$ex}
