@@ -12,6 +12,7 @@ Names and semantics follow ``torch.nn.functional`` where PyTorch has the loss.
 from losslab import _core
 from losslab._core import *  # noqa: F401,F403  (every loss, metric and setting)
 from losslab._core import __version__
+from losslab._gradcheck import GradcheckResult, gradcheck
 
 REGRESSION_LOSSES = (
     "mse_loss",
@@ -39,5 +40,6 @@ CLASSIFICATION_LOSSES = (
 
 __all__ = sorted(
     [name for name in dir(_core) if not name.startswith("_")]
-    + ["__version__", "REGRESSION_LOSSES", "CLASSIFICATION_LOSSES"]
+    + ["__version__", "REGRESSION_LOSSES", "CLASSIFICATION_LOSSES", "gradcheck",
+       "GradcheckResult"]
 )
