@@ -18,6 +18,10 @@
 #include "losslab/losses/segmentation.h"
 #include "losslab/metrics.h"
 #include "losslab/metrics_classification.h"
+#include "losslab/train/checkpoint.h"
+#include "losslab/train/model.h"
+#include "losslab/train/optimizer.h"
+#include "losslab/train/trainer.h"
 #include "losslab/version.h"
 
 #endif  // LOSSLAB_LOSSLAB_H_

@@ -13,6 +13,8 @@ from losslab import _core
 from losslab._core import *  # noqa: F401,F403  (every loss, metric and setting)
 from losslab._core import __version__
 from losslab._gradcheck import GradcheckResult, gradcheck
+from losslab import nn, optim  # noqa: E402  (the training engine's Python API)
+from losslab.train import History, fit, trainable_losses
 
 REGRESSION_LOSSES = (
     "mse_loss",
@@ -41,5 +43,5 @@ CLASSIFICATION_LOSSES = (
 __all__ = sorted(
     [name for name in dir(_core) if not name.startswith("_")]
     + ["__version__", "REGRESSION_LOSSES", "CLASSIFICATION_LOSSES", "gradcheck",
-       "GradcheckResult"]
+       "GradcheckResult", "nn", "optim", "fit", "History", "trainable_losses"]
 )
