@@ -38,6 +38,7 @@ CLASSIFICATION_LOSSES = (
     "kl_div",
     "kl_divergence",
     "sigmoid_focal_loss",
+    "softmax_focal_loss",
 )
 
 __all__ = sorted(

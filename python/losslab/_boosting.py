@@ -21,7 +21,11 @@ Objectives (``name``, options):
 ``poisson``         poisson_nll_loss(log_input=True): g = e^p − y, h = e^p
 ``logistic``        binary_cross_entropy_with_logits: g = σ(p) − y,
                     h = σ(p)(1 − σ(p)) (XGBoost's binary:logistic)
-``focal``           sigmoid_focal_loss(alpha, gamma) when this build has it
+``focal``           sigmoid_focal_loss(alpha=0.25, gamma=2): g and the
+                    analytic diagonal Hessian (return_hess). The focal loss
+                    is not convex: h < 0 where the focusing term dominates
+                    (e.g. well-classified samples at gamma >= 1), and the
+                    floor below raises those to hess_floor
 ``softmax``         multiclass cross_entropy on (N, C) margins:
                     g = softmax − onehot, h = p (1 − p), the exact diagonal
                     of the Hessian (XGBoost's multi:softprob uses the bound

@@ -8,6 +8,7 @@
 #include "losslab/losses/classification.h"
 
 #include <nanobind/nanobind.h>
+#include <nanobind/stl/optional.h>
 #include <nanobind/stl/string.h>
 
 #include <optional>
@@ -60,16 +61,26 @@ nb::object call_class_loss(std::string_view fn, nb::handle input,
   const Output grad_arg = to_output(fn, "grad_out", grad_out);
   const DType dt = x.view.dtype;
   const bool typed = dt == DType::kFloat32 || dt == DType::kFloat64;
-  // Per-sample shape: the target's, when it is a valid index array (the
-  // C++ op checks it again and reports mismatches).
+  // Per-sample shape: the target's, when it is a valid index array, or the
+  // input's without its class dimension for probability targets (the C++ op
+  // checks it again and reports mismatches).
+  Shape sample = y.view.shape;
+  if (is_floating(y.view.dtype) && x.view.shape.ndim() > 0) {
+    sample = Shape{};
+    for (int k = 0; k < x.view.shape.ndim(); ++k) {
+      if (k != (x.view.shape.ndim() == 1 ? 0 : 1)) {
+        sample.push_back(x.view.shape[k]);
+      }
+    }
+  }
   nb::object out_obj, grad_obj;
   if (out_arg.view.present()) {
     out_obj = out_arg.object;
     outs.out = out_arg.view;
   } else if (r == Reduction::kNone && typed) {
     void* p;
-    out_obj = new_array(y.view.shape, dt, &p);
-    outs.out = MutableView{p, dt, y.view.shape, {}};
+    out_obj = new_array(sample, dt, &p);
+    outs.out = MutableView{p, dt, sample, {}};
   }
   if (grad_arg.view.present()) {
     grad_obj = grad_arg.object;
@@ -257,9 +268,10 @@ void bind_classification(nb::module_& m) {
   m.def(
       "cross_entropy",
       [](nb::handle input, nb::handle target, nb::handle weight,
-         int64_t ignore_index, double label_smoothing,
-         const std::string& reduction, bool return_grad, nb::handle out,
-         nb::handle grad_out, nb::handle grad_output) {
+         int64_t ignore_index, double label_smoothing, double z_loss,
+         std::optional<double> logit_softcap, const std::string& reduction,
+         bool return_grad, nb::handle out, nb::handle grad_out,
+         nb::handle grad_output) {
         return call_class_loss(
             "cross_entropy", input, target, weight, reduction, return_grad, out,
             grad_out, grad_output,
@@ -269,20 +281,32 @@ void bind_classification(nb::module_& m) {
                                    {.weight = w,
                                     .ignore_index = ignore_index,
                                     .label_smoothing = label_smoothing,
-                                    .reduction = r},
+                                    .reduction = r,
+                                    .z_loss = z_loss,
+                                    .logit_softcap = logit_softcap},
                                    o);
             });
       },
       nb::arg("input"), nb::arg("target"), nb::kw_only(),
       nb::arg("weight") = nb::none(), nb::arg("ignore_index") = -100,
-      nb::arg("label_smoothing") = 0.0, nb::arg("reduction") = "mean",
+      nb::arg("label_smoothing") = 0.0, nb::arg("z_loss") = 0.0,
+      nb::arg("logit_softcap") = nb::none(), nb::arg("reduction") = "mean",
       nb::arg("return_grad") = false, nb::arg("out") = nb::none(),
       nb::arg("grad_out") = nb::none(), nb::arg("grad_output") = nb::none(),
-      doc("Softmax cross-entropy on logits with class-index targets, "
-          "computed with log-sum-exp (invariant to adding a constant to a "
-          "row). With label_smoothing eps: (1 - eps) w[y] (-log p_y) + (eps / "
-          "C) sum_c w[c] (-log p_c).\n\nMatches "
-          "torch.nn.functional.cross_entropy (class-index targets).\n",
+      doc("Softmax cross-entropy on logits, computed with log-sum-exp "
+          "(invariant to adding a constant to a row). Class-index targets "
+          "with label_smoothing eps: (1 - eps) w[y] (-log p_y) + (eps / C) "
+          "sum_c w[c] (-log p_c).\n\nProbability (soft) targets: a float "
+          "target of the input's shape and dtype, each row >= 0 and summing "
+          "to 1 (within 1e-3 in float32, 1e-6 in float64; otherwise a "
+          "ValueError naming the row): sum_c w[c] q'_c (-log p_c) with q' = "
+          "(1 - eps) q + eps / C; ignore_index does not apply and 'mean' "
+          "divides by the number of rows (PyTorch).\n\nz_loss: lambda >= 0 "
+          "adds lambda logsumexp(x)^2 per row not ignored (PaLM); "
+          "logit_softcap: c > 0 replaces the logits by c tanh(x / c) first "
+          "(Gemma 2); the gradient goes through both, and the mean keeps "
+          "PyTorch's denominator.\n\nMatches "
+          "torch.nn.functional.cross_entropy.\n",
           kClassDoc)
           .c_str());
 
@@ -373,19 +397,18 @@ void bind_classification(nb::module_& m) {
          LOSSLAB_PY_COMMON_PARAMS) {
         std::optional<double> a;
         if (!alpha.is_none()) a = nb::cast<double>(nb::float_(alpha));
-        return call_loss("sigmoid_focal_loss", input, target,
-                         LOSSLAB_PY_COMMON_VALUES, false,
-                         [&](const View& x, const View& y, const CallArgs& c,
-                             const LossOutputs& o) {
-                           return sigmoid_focal_loss(
-                               x, y,
-                               {.alpha = a,
-                                .gamma = gamma,
-                                .weight = c.weight,
-                                .reduction = c.reduction,
-                                .nan_policy = c.nan_policy},
-                               o);
-                         });
+        return call_loss(
+            "sigmoid_focal_loss", input, target, LOSSLAB_PY_COMMON_VALUES, true,
+            [&](const View& x, const View& y, const CallArgs& c,
+                const LossOutputs& o) {
+              return sigmoid_focal_loss(x, y,
+                                        {.alpha = a,
+                                         .gamma = gamma,
+                                         .weight = c.weight,
+                                         .reduction = c.reduction,
+                                         .nan_policy = c.nan_policy},
+                                        o);
+            });
       },
       nb::arg("input"), nb::arg("target"), nb::kw_only(),
       nb::arg("alpha").none() = 0.25, nb::arg("gamma") = 2.0,
@@ -398,7 +421,8 @@ void bind_classification(nb::module_& m) {
           "binary_cross_entropy_with_logits. (1 - p_t)^gamma is computed from "
           "log-sigmoids, so values and gradients are finite for saturated "
           "logits and every gamma >= 0. Default reduction 'mean' "
-          "(torchvision's is 'none'). return_hess is not available.\n\n"
+          "(torchvision's is 'none'). return_hess gives the analytic diagonal "
+          "Hessian (it can be negative: the focal loss is not convex).\n\n"
           "Matches torchvision.ops.sigmoid_focal_loss.\n",
           kBinaryDoc)
           .c_str());

@@ -3,8 +3,10 @@
 #include "losslab/losses/linear_cross_entropy.h"
 
 #include <nanobind/nanobind.h>
+#include <nanobind/stl/optional.h>
 #include <nanobind/stl/string.h>
 
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -25,7 +27,8 @@ The (T, V) logits are never materialized: tokens are processed in chunks
 (chunk_tokens; 0 = automatic, about 64 MiB of buffers) with one GEMM for the
 chunk's logits and two for the gradients. Options and semantics are those of
 cross_entropy: weight_per_class (V,), ignore_index, label_smoothing,
-reduction ("mean" divides by the summed class weights of the tokens not
+z_loss (lambda logsumexp(logits)^2 per token not ignored), logit_softcap
+(c tanh(logits / c) before the softmax, c > 0), reduction ("mean" divides by the summed class weights of the tokens not
 ignored; every token ignored gives 0 with zero gradients).
 
 Returns the loss (an array (T,) for "none"); with return_grad=True,
@@ -35,7 +38,8 @@ Returns the loss (an array (T,) for "none"); with return_grad=True,
 
 nb::object run(nb::handle hidden, nb::handle weight, nb::handle target,
                nb::handle bias, nb::handle weight_per_class,
-               int64_t ignore_index, double label_smoothing,
+               int64_t ignore_index, double label_smoothing, double z_loss,
+               std::optional<double> logit_softcap,
                const std::string& reduction, bool return_grad,
                nb::handle grad_output, int64_t chunk_tokens) {
   const char* fn = "linear_cross_entropy";
@@ -57,6 +61,8 @@ nb::object run(nb::handle hidden, nb::handle weight, nb::handle target,
                               .ignore_index = ignore_index,
                               .label_smoothing = label_smoothing,
                               .reduction = parse_reduction(reduction, fn),
+                              .z_loss = z_loss,
+                              .logit_softcap = logit_softcap,
                               .chunk_tokens = chunk_tokens};
   LinearCrossEntropyOutputs out;
   Input go;
@@ -107,6 +113,7 @@ void bind_linear_cross_entropy(nb::module_& m) {
         nb::arg("weight").none(), nb::arg("target").none(), nb::kw_only(),
         nb::arg("bias") = nb::none(), nb::arg("weight_per_class") = nb::none(),
         nb::arg("ignore_index") = -100, nb::arg("label_smoothing") = 0.0,
+        nb::arg("z_loss") = 0.0, nb::arg("logit_softcap") = nb::none(),
         nb::arg("reduction") = "mean", nb::arg("return_grad") = false,
         nb::arg("grad_output") = nb::none(), nb::arg("chunk_tokens") = 0, kDoc);
 }

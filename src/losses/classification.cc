@@ -10,6 +10,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "losslab/core/error.h"
@@ -17,6 +18,7 @@
 #include "src/core/checks.h"
 #include "src/losses/cross_entropy.h"
 #include "src/losses/elementwise_op.h"
+#include "src/losses/focal_hessian.h"
 #include "src/losses/hinge.h"
 
 namespace losslab {
@@ -65,12 +67,16 @@ struct ClassSpec {
   double eps;
   Reduction reduction;
   const LossOutputs* outputs;
+  double z_loss = 0.0;   // cross_entropy only
+  double softcap = 0.0;  // cross_entropy only; 0 = no cap
 };
 
 // (N, C, S): the input viewed as batch, classes and the product of the extra
 // dims; a 1-D input (C,) is one sample.
 struct Dims {
   int64_t n, c, s;
+  bool soft = false;  // probability targets of the input's shape
+  Shape sample;       // the per-sample shape (input without class dim)
   int64_t rows() const { return n * s; }
 };
 
@@ -84,30 +90,44 @@ Dims class_dims(const ClassSpec& cs) {
                       ": input must have a class dimension: (N, C), (N, "
                       "C, d1, ...) or (C,); got shape ()");
   }
-  if (!is_integer(t.dtype)) {
+  const bool soft = cs.softmax && is_floating(t.dtype);
+  if (!soft && !is_integer(t.dtype)) {
     throw_type_error(
         fn + ": target dtype " + std::string(dtype_name(t.dtype)) +
-        " is not supported; expected class indices of dtype int64 or int32 "
-        "(class-probability targets are not implemented yet: pass labels, "
-        "e.g. probs.argmax(1))");
+        " is not supported; expected class indices of dtype int64 or int32" +
+        (cs.softmax ? std::string(" or class probabilities of the input's "
+                                  "shape and dtype")
+                    : std::string(" (nll_loss takes no probability "
+                                  "targets: use cross_entropy on logits)")));
   }
-  if (t.dtype != DType::kInt64 && t.dtype != DType::kInt32) {
+  if (soft) {
+    detail::require_same_dtype(cs.fn, "target", t, "input", x.dtype);
+    if (!(t.shape == x.shape)) {
+      throw_value_error(
+          fn + ": probability target shape " + t.shape.str() +
+          " does not match input shape " + x.shape.str() +
+          "; a float target holds one probability per class and must have "
+          "the input's shape (pass int64 class indices otherwise)");
+    }
+  } else if (t.dtype != DType::kInt64 && t.dtype != DType::kInt32) {
     throw_type_error(fn + ": target dtype " + std::string(dtype_name(t.dtype)) +
                      " is not supported; cast the class indices to int64");
   }
   Dims d{};
   Shape expect;
   if (x.shape.ndim() == 1) {
-    d = {1, x.shape[0], 1};
+    d = {1, x.shape[0], 1, false, {}};
   } else {
-    d = {x.shape[0], x.shape[1], 1};
+    d = {x.shape[0], x.shape[1], 1, false, {}};
     expect.push_back(x.shape[0]);
     for (int k = 2; k < x.shape.ndim(); ++k) {
       d.s *= x.shape[k];
       expect.push_back(x.shape[k]);
     }
   }
-  if (!(t.shape == expect)) {
+  d.soft = soft;
+  d.sample = expect;
+  if (!soft && !(t.shape == expect)) {
     throw_value_error(fn + ": target shape " + t.shape.str() +
                       " does not match input shape " + x.shape.str() +
                       "; expected " + expect.str() +
@@ -144,7 +164,7 @@ Dims class_dims(const ClassSpec& cs) {
                       ": reduction='none' needs outputs.out (of the "
                       "target's shape) to receive the per-sample losses");
   }
-  detail::check_output(cs.fn, "out", o.out, t.shape, x.dtype);
+  detail::check_output(cs.fn, "out", o.out, expect, x.dtype);
   detail::check_output(cs.fn, "grad_out", o.grad_out, x.shape, x.dtype);
   if (o.hess_out.present()) {
     throw_value_error(fn +
@@ -162,8 +182,8 @@ Dims class_dims(const ClassSpec& cs) {
     detail::require_same_dtype(cs.fn, "grad_output", o.grad_output_elementwise,
                                "input", x.dtype);
     detail::require_same_shape(cs.fn, "grad_output",
-                               o.grad_output_elementwise.shape, "target",
-                               t.shape);
+                               o.grad_output_elementwise.shape,
+                               soft ? "out" : "target", expect);
   }
   if (!std::isfinite(o.grad_output)) {
     throw_value_error(fn + ": grad_output must be finite; got " +
@@ -233,19 +253,68 @@ void ce_kernel(const detail::CeRowCall<double>& c, int64_t b0, int64_t b1,
   detail::ce_blocks_f64(c, b0, b1, p);
 }
 
+// Probability targets in row order ((N, C, S) -> (N*S, C)), checked: every
+// value finite and >= 0, every row summing to 1 within 1e-3 (float32) or
+// 1e-6 (float64). A bad row is a ValueError naming it (outputs NaN-filled).
+template <class T>
+std::vector<T> read_soft_targets(const ClassSpec& cs, const Dims& d) {
+  const detail::Contiguous<T> t(*cs.target);
+  const int64_t rows = d.rows(), C = d.c, S = d.s;
+  std::vector<T> q(static_cast<size_t>(rows * C));
+  const double tol = std::is_same_v<T, float> ? 1e-3 : 1e-6;
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t n = r / S, sp = r % S;
+    double sum = 0.0;
+    for (int64_t c = 0; c < C; ++c) {
+      const T v = t.get()[(n * C + c) * S + sp];
+      if (!(v >= T(0) && v <= T(1))) {
+        fill_nan<T>(cs.outputs->out);
+        fill_nan<T>(cs.outputs->grad_out);
+        throw_value_error(std::string(cs.fn) + ": probability target " +
+                          value_str(double(v)) + " at index " +
+                          index_str((n * C + c) * S + sp, cs.target->shape) +
+                          " is outside [0, 1]; a float target holds class "
+                          "probabilities (pass int64 class indices for "
+                          "labels)");
+      }
+      q[size_t(r * C + c)] = v;
+      sum += double(v);
+    }
+    if (!(std::abs(sum - 1.0) <= tol)) {
+      fill_nan<T>(cs.outputs->out);
+      fill_nan<T>(cs.outputs->grad_out);
+      throw_value_error(
+          std::string(cs.fn) + ": probability target row " +
+          (d.sample.ndim() == 0 ? std::string("()") : index_str(r, d.sample)) +
+          " sums to " + value_str(sum) + ", not 1 (tolerance " +
+          value_str(tol) +
+          "); normalize each row along the class dimension, e.g. "
+          "q / q.sum(1, keepdims=True)");
+    }
+  }
+  return q;
+}
+
 template <class T>
 double run_class_typed(const ClassSpec& cs, const Dims& d) {
   const LossOutputs& o = *cs.outputs;
-  const std::vector<int64_t> y = cs.target->dtype == DType::kInt64
-                                     ? read_labels<T, int64_t>(cs, d)
-                                     : read_labels<T, int32_t>(cs, d);
+  const int64_t rows = d.rows(), C = d.c, S = d.s;
+  std::vector<T> q;
+  std::vector<int64_t> y;
+  if (d.soft) {
+    q = read_soft_targets<T>(cs, d);
+  } else {
+    y = cs.target->dtype == DType::kInt64 ? read_labels<T, int64_t>(cs, d)
+                                          : read_labels<T, int32_t>(cs, d);
+  }
   const detail::Contiguous<T> x(*cs.input), w(*cs.weight),
       go(o.grad_output_elementwise);
-  const int64_t rows = d.rows(), C = d.c, S = d.s;
 
   double scale = 1.0;
   if (cs.reduction == Reduction::kMean) {
-    const double den = label_weight_sum(y, w.get());
+    // Probability targets: PyTorch divides by the number of rows, whatever
+    // the class weights.
+    const double den = d.soft ? double(rows) : label_weight_sum(y, w.get());
     // Every row ignored (or weighted 0): the documented mean is 0 with a zero
     // gradient, where PyTorch returns 0/0 = NaN.
     scale = den == 0.0 ? 0.0 : 1.0 / den;
@@ -261,9 +330,10 @@ double run_class_typed(const ClassSpec& cs, const Dims& d) {
 
   if (cs.softmax) {
     // (N, C, S) -> (N*S, C) so that each row's classes are contiguous.
-    std::vector<T> xt, gt;
+    std::vector<T> xt, gt, th;
     const T* xr = x.get();
     T* gr = grad;
+    const bool cap = cs.softcap > 0.0;
     if (S > 1) {
       xt.resize(static_cast<size_t>(rows * C));
       for (int64_t n = 0; n < d.n; ++n)
@@ -271,10 +341,24 @@ double run_class_typed(const ClassSpec& cs, const Dims& d) {
           for (int64_t s = 0; s < S; ++s)
             xt[size_t((n * S + s) * C + c)] = xr[(n * C + c) * S + s];
       xr = xt.data();
-      if (grad) {
-        gt.resize(static_cast<size_t>(rows * C));
-        gr = gt.data();
+    }
+    if (cap) {
+      // Logit soft-capping (Gemma 2): z -> c tanh(z / c), so every logit
+      // lies in (-c, c); dz'/dz = 1 - tanh^2 is applied to the gradient
+      // after the row kernel. One scalar std::tanh per logit in this op
+      // layer (not a SIMD kernel, so there is no twin to compare).
+      const T cv = T(cs.softcap);
+      th.resize(static_cast<size_t>(rows * C));
+      if (xt.empty()) xt.assign(xr, xr + rows * C);
+      for (size_t i = 0; i < th.size(); ++i) {
+        th[i] = std::tanh(xt[i] / cv);
+        xt[i] = cv * th[i];
       }
+      xr = xt.data();
+    }
+    if (grad && (S > 1 || cap)) {
+      gt.resize(static_cast<size_t>(rows * C));
+      gr = gt.data();
     }
     T wsum = T(C);
     if (w.get()) {
@@ -284,7 +368,9 @@ double run_class_typed(const ClassSpec& cs, const Dims& d) {
     }
     detail::CeRowCall<T> c{};
     c.x = xr;
-    c.y = y.data();
+    c.y = d.soft ? nullptr : y.data();
+    c.q = d.soft ? q.data() : nullptr;
+    c.zl = T(cs.z_loss);
     c.w = w.get();
     c.gout = go.get();
     c.out = out;
@@ -297,7 +383,12 @@ double run_class_typed(const ClassSpec& cs, const Dims& d) {
     parallel_for(nb, min_blocks, [&](int64_t b0, int64_t b1) {
       ce_kernel(c, b0, b1, partials.data());
     });
-    if (grad && S > 1) {
+    if (grad && cap) {
+      for (size_t i = 0; i < gt.size(); ++i) {
+        gt[i] = gt[i] * (T(1) - th[i] * th[i]);
+      }
+    }
+    if (grad && (S > 1 || cap)) {
       for (int64_t n = 0; n < d.n; ++n)
         for (int64_t k = 0; k < C; ++k)
           for (int64_t s = 0; s < S; ++s)
@@ -345,6 +436,11 @@ double run_class_loss(const ClassSpec& cs) {
     throw_value_error(std::string(cs.fn) +
                       ": label_smoothing=" + value_str(cs.eps) +
                       " must lie in [0, 1] (0.1 is a common choice)");
+  }
+  if (!(cs.z_loss >= 0.0 && std::isfinite(cs.z_loss))) {
+    throw_value_error(std::string(cs.fn) + ": z_loss=" + value_str(cs.z_loss) +
+                      " must be finite and >= 0 (1e-4 is the PaLM choice; 0 "
+                      "disables it)");
   }
   const Dims d = class_dims(cs);
   if (cs.input->dtype == DType::kFloat32) return run_class_typed<float>(cs, d);
@@ -488,6 +584,50 @@ double run_kl_divergence_typed(const View& p, const View& q,
   return value;
 }
 
+void focal_hess_kernel(const detail::FocalHessCall<float>& c, int64_t i0,
+                       int64_t i1) {
+  detail::focal_hess_f32(c, i0, i1);
+}
+void focal_hess_kernel(const detail::FocalHessCall<double>& c, int64_t i0,
+                       int64_t i1) {
+  detail::focal_hess_f64(c, i0, i1);
+}
+
+// The sigmoid focal loss's diagonal Hessian of the reduced loss: the
+// per-element second derivative times the weight and the same scale as the
+// gradient (grad_output / sum(weight) or / n for the mean, per element for
+// 'none'). Called after the elementwise op validated the arguments.
+template <class T>
+void focal_hessian_typed(const View& input, const View& target,
+                         const SigmoidFocalOptions& o, const LossOutputs& out) {
+  const int64_t n = input.numel();
+  const detail::Contiguous<T> x(input), y(target), w(o.weight),
+      go(out.grad_output_elementwise);
+  double scale = out.grad_output;
+  if (o.reduction == Reduction::kMean) {
+    double den = double(n);
+    if (w.get()) {
+      den = 0.0;
+      for (int64_t i = 0; i < n; ++i) den += double(w.get()[i]);
+    }
+    scale = den == 0.0 ? 0.0 : out.grad_output / den;
+  }
+  detail::FocalHessCall<T> c{};
+  c.x = x.get();
+  c.y = y.get();
+  c.w = w.get();
+  c.gout = o.reduction == Reduction::kNone ? go.get() : nullptr;
+  c.hess = out.hess_out.as<T>();
+  c.scale = T(scale);
+  c.alpha = o.alpha ? T(*o.alpha) : T(-1);
+  c.gamma = T(o.gamma);
+  constexpr int64_t kBlock = 2048;
+  const int64_t nb = (n + kBlock - 1) / kBlock;
+  parallel_for(nb, 16, [&](int64_t b0, int64_t b1) {
+    focal_hess_kernel(c, b0 * kBlock, std::min(n, b1 * kBlock));
+  });
+}
+
 }  // namespace
 
 double binary_cross_entropy_with_logits(View input, View target,
@@ -530,8 +670,20 @@ double binary_cross_entropy(View input, View target, const BceOptions& o,
 
 double cross_entropy(View input, View target, const CrossEntropyOptions& o,
                      const LossOutputs& out) {
-  return run_class_loss({"cross_entropy", true, &input, &target, &o.weight,
-                         o.ignore_index, o.label_smoothing, o.reduction, &out});
+  ClassSpec cs{"cross_entropy",   true,        &input,
+               &target,           &o.weight,   o.ignore_index,
+               o.label_smoothing, o.reduction, &out};
+  cs.z_loss = o.z_loss;
+  if (o.logit_softcap) {
+    const double cap = *o.logit_softcap;
+    if (!(cap > 0.0 && std::isfinite(cap))) {
+      throw_value_error("cross_entropy: logit_softcap=" + value_str(cap) +
+                        " must be finite and > 0 (30 is Gemma 2's choice), "
+                        "or None to disable capping");
+    }
+    cs.softcap = cap;
+  }
+  return run_class_loss(cs);
 }
 
 double nll_loss(View input, View target, const NllOptions& o,
@@ -737,9 +889,16 @@ double sigmoid_focal_loss(View input, View target, const SigmoidFocalOptions& o,
                       " must be finite and >= 0 (2 is the usual choice; 0 "
                       "gives binary cross-entropy)");
   }
-  if (out.hess_out.present()) {
-    throw_value_error(f + ": hess_out is not available for this loss");
+  const bool want_h = out.hess_out.present();
+  if (want_h) {
+    detail::require_float(fn, "input", input);
+    detail::check_output(fn, "hess_out", out.hess_out, input.shape,
+                         input.dtype);
   }
+  // The loss's functor gives l and g; the Hessian comes from its own kernel
+  // (focal_hessian-inl.h) once the op has validated everything.
+  LossOutputs eo = out;
+  eo.hess_out = MutableView{};
   detail::ElemSpec s{};
   s.fn = fn;
   s.loss = detail::ElemLossId::kSigmoidFocal;
@@ -750,8 +909,16 @@ double sigmoid_focal_loss(View input, View target, const SigmoidFocalOptions& o,
   s.weight = &o.weight;
   s.reduction = o.reduction;
   s.nan_policy = o.nan_policy;
-  s.outputs = &out;
-  return detail::run_elementwise_loss(s);
+  s.outputs = &eo;
+  const double value = detail::run_elementwise_loss(s);
+  if (want_h) {
+    if (input.dtype == DType::kFloat32) {
+      focal_hessian_typed<float>(input, target, o, out);
+    } else {
+      focal_hessian_typed<double>(input, target, o, out);
+    }
+  }
+  return value;
 }
 
 }  // namespace losslab

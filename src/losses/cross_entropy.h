@@ -21,6 +21,7 @@ template <class T>
 struct CeRowCall {
   const T* x;        // (rows, C) logits, contiguous
   const int64_t* y;  // one label per row in [0, C); -1 = ignored row
+  const T* q;        // (rows, C) probability targets, or null (then y)
   const T* w;        // (C,) class weights, or null
   const T* gout;     // per-row upstream gradient (reduction none), or null
   T* out;            // per-row (weighted) losses, or null
@@ -29,6 +30,7 @@ struct CeRowCall {
   T gscale;  // 1/sum(w[y]) or 1/count (mean), times grad_output
   T eps;     // label_smoothing in [0, 1]
   T wsum;    // sum of the class weights (C without weights)
+  T zl;      // z-loss coefficient lambda >= 0 (0: no z-loss term at all)
 };
 
 // Runs row blocks [b0, b1) and writes partials[b]. Defined per SIMD target

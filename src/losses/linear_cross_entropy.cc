@@ -168,7 +168,9 @@ double run(const View& hidden, const View& weight, const View& target,
                       {.weight = wpc.get() ? view<T>(wpc.get(), {V}) : View{},
                        .ignore_index = o.ignore_index,
                        .label_smoothing = o.label_smoothing,
-                       .reduction = chunk_reduction},
+                       .reduction = chunk_reduction,
+                       .z_loss = o.z_loss,
+                       .logit_softcap = o.logit_softcap},
                       co);
     // grad_hidden[:, k0:k1] = G @ weight[:, k0:k1] (the sum over V is whole)
     if (gh) {
@@ -239,6 +241,18 @@ double linear_cross_entropy(View hidden, View weight, View target,
     throw_value_error(
         fn + ": label_smoothing=" + detail::value_str(o.label_smoothing) +
         " must lie in [0, 1]");
+  }
+  if (!(o.z_loss >= 0.0 && std::isfinite(o.z_loss))) {
+    throw_value_error(fn + ": z_loss=" + detail::value_str(o.z_loss) +
+                      " must be finite and >= 0 (1e-4 is the PaLM choice; 0 "
+                      "disables it)");
+  }
+  if (o.logit_softcap &&
+      !(*o.logit_softcap > 0.0 && std::isfinite(*o.logit_softcap))) {
+    throw_value_error(fn +
+                      ": logit_softcap=" + detail::value_str(*o.logit_softcap) +
+                      " must be finite and > 0 (30 is Gemma 2's choice), or "
+                      "None to disable capping");
   }
   if (o.reduction == Reduction::kBatchMean) {
     throw_value_error(fn +

@@ -143,3 +143,64 @@ def test_hessian_floor_and_errors():
         losslab.xgboost.objective("hubber")
     with pytest.raises(ValueError, match="hess_floor"):
         losslab.lightgbm.objective("logistic", hess_floor=-1)
+
+
+def lending_club():
+    """LendingClub 2016 Q1 (bundled): the 17 numeric columns standardized and
+    the categorical ones one-hot (addr_state dropped: 50 sparse levels);
+    target Class == "bad" (5.2 % positive)."""
+    with gzip.open(DATA / "lending_club.csv.gz", "rt") as f:
+        rows = list(csv.reader(f))
+    header, body = rows[0], rows[1:]
+    cats = {"term", "sub_grade", "verification_status", "emp_length"}
+    cols = []
+    for j, name in enumerate(header):
+        if name in ("Class", "addr_state"):
+            continue
+        if name in cats:
+            levels = sorted({r[j] for r in body})
+            cols += [np.array([r[j] == v for r in body], np.float64) for v in levels]
+        else:
+            v = np.array([float(r[j]) for r in body])
+            cols.append((v - v.mean()) / (v.std() + 1e-12))
+    y = np.array([r[header.index("Class")] == "bad" for r in body], np.float64)
+    return np.stack(cols, 1), y
+
+
+def test_xgboost_focal_objective_trains_on_lending_club(capsys):
+    """The focal objective (sigmoid_focal_loss's analytic gradient and
+    Hessian, floored at 1e-6) trains XGBoost on imbalanced real data. Oracle:
+    held-out PR-AUC (losslab.average_precision = sklearn's AP) well above the
+    5.2 % base rate, next to the built-in-equivalent "logistic" objective;
+    both numbers are printed for the report."""
+    x, y = lending_club()
+    rng = np.random.default_rng(0)
+    test = rng.uniform(size=len(y)) < 0.3
+    dtrain = xgb.DMatrix(x[~test], label=y[~test])
+    dtest = xgb.DMatrix(x[test], label=y[test])
+    base = float(np.log(y[~test].mean() / (1 - y[~test].mean())))
+    params = {"max_depth": 3, "eta": 0.1, "tree_method": "hist", "nthread": 1,
+              "lambda": 1.0, "min_child_weight": 1e-3, "base_score": base}
+    ap = {}
+    for name, opts in [("logistic", {}), ("focal", {"alpha": 0.25, "gamma": 2.0})]:
+        b = xgb.train(params, dtrain, 100, obj=losslab.xgboost.objective(name, **opts))
+        ap[name] = losslab.average_precision(b.predict(dtest, output_margin=True), y[test])
+    with capsys.disabled():
+        print(f"\nlending_club held-out PR-AUC: focal {ap['focal']:.4f}, "
+              f"logistic {ap['logistic']:.4f}, base rate {y[test].mean():.4f}")
+    # Measured: focal 0.107, logistic 0.105, base rate 0.051 (hard data: the
+    # features are weak); 1.5x the base rate leaves room for library versions.
+    assert ap["focal"] > 1.5 * y[test].mean()
+    assert ap["logistic"] > 1.5 * y[test].mean()
+
+
+def test_focal_derivatives_match_central_differences():
+    """The focal objective's Hessian is the derivative of its gradient
+    (central differences of losslab's gradient, float64)."""
+    x = np.linspace(-6, 6, 41)
+    y = (np.arange(41) % 3 == 0).astype(np.float64)
+    d = boosting.derivatives_for("focal", alpha=0.25, gamma=2.0)
+    g, h = d(x, y)
+    gp, _ = d(x + 1e-6, y)
+    gm, _ = d(x - 1e-6, y)
+    np.testing.assert_allclose(h, (gp - gm) / 2e-6, rtol=1e-5, atol=1e-8)

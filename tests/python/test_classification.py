@@ -256,7 +256,10 @@ def test_cross_entropy_bad_label_names_index(label):
 
 def test_cross_entropy_bad_arguments():
     x = np.zeros((4, 3))
-    with pytest.raises(TypeError, match="int64 or int32"):
+    with pytest.raises(TypeError, match="cast the class indices to int64"):
+        losslab.cross_entropy(x, np.zeros(4, np.int16))
+    # A float target is read as class probabilities (of the input's shape).
+    with pytest.raises(ValueError, match="probability target shape \\(4,\\)"):
         losslab.cross_entropy(x, np.zeros(4))
     with pytest.raises(ValueError, match="expected \\(4,\\)"):
         losslab.cross_entropy(x, np.zeros(3, np.int64))

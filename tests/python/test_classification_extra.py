@@ -371,8 +371,6 @@ def test_sigmoid_focal_errors():
         losslab.sigmoid_focal_loss(np.zeros(2), np.ones(2), alpha=1.5)
     with pytest.raises(ValueError, match="target must lie in"):
         losslab.sigmoid_focal_loss(np.zeros(2), np.array([0.0, 2.0]))
-    with pytest.raises(ValueError, match="return_hess"):
-        losslab.sigmoid_focal_loss(np.zeros(2), np.ones(2), return_hess=True)
 
 
 def test_new_losses_are_exported_and_threads_are_bitwise(runtime_guard):

@@ -136,3 +136,48 @@ def test_bad_options():
         losslab.linear_cross_entropy(h, w, t, bias=b[:-1])
     with pytest.raises(ValueError, match="reduction='avg'"):
         losslab.linear_cross_entropy(h, w, t, reduction="avg")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+@pytest.mark.parametrize("chunk", [0, 5])
+def test_z_loss_and_logit_softcap_match_torch_formula(dtype, reduction, chunk):
+    """Oracle: torch autograd of cross_entropy(cap tanh(logits / cap)) plus
+    z_loss * logsumexp^2 on tokens not ignored (PaLM z-loss, Gemma 2 soft
+    cap; torch has neither), the mean keeping PyTorch's denominator (the
+    summed class weights of the tokens not ignored), in float64."""
+    rng = np.random.default_rng(6)
+    h, w, b, t, cw = make(rng, 23, 10, 41, dtype)
+    go = rng.uniform(0.5, 1.5, 23).astype(dtype) if reduction == "none" else np.array(0.7, dtype)
+    zl, cap = 1e-2, 2.5
+    ht = torch.tensor(h, dtype=torch.float64, requires_grad=True)
+    wt = torch.tensor(w, dtype=torch.float64, requires_grad=True)
+    bt = torch.tensor(b, dtype=torch.float64, requires_grad=True)
+    cwt = torch.tensor(cw, dtype=torch.float64)
+    tt = torch.tensor(t)
+    z = cap * torch.tanh((ht @ wt.T + bt) / cap)
+    per = F.cross_entropy(z, tt, weight=cwt, label_smoothing=0.1, reduction="none")
+    keep = tt != -100
+    per = per + zl * torch.logsumexp(z, 1) ** 2 * keep
+    ref = per if reduction == "none" else per.sum() / cwt[tt.clamp(min=0)][keep].sum()
+    (ref * torch.tensor(go, dtype=torch.float64)).sum().backward()
+    loss, grads = losslab.linear_cross_entropy(
+        h, w, t, bias=b, weight_per_class=cw, label_smoothing=0.1, z_loss=zl,
+        logit_softcap=cap, reduction=reduction, return_grad=True, chunk_tokens=chunk,
+        grad_output=go if reduction == "none" else 0.7)
+    tol = 1e-5 if dtype == np.float32 else 1e-11
+    assert rel(loss, ref.detach().numpy()) < tol
+    for g, r in zip(grads, [ht.grad, wt.grad, bt.grad]):
+        assert rel(g, r.numpy()) < tol
+
+
+def test_z_loss_zero_is_bitwise_unchanged_and_option_errors():
+    rng = np.random.default_rng(7)
+    h, w, b, t, cw = make(rng, 9, 6, 13, np.float32)
+    a = losslab.linear_cross_entropy(h, w, t, return_grad=True)
+    c = losslab.linear_cross_entropy(h, w, t, z_loss=0.0, logit_softcap=None, return_grad=True)
+    assert a[0] == c[0] and all(np.array_equal(x, y) for x, y in zip(a[1], c[1]))
+    with pytest.raises(ValueError, match="z_loss=-1 must be finite and >= 0"):
+        losslab.linear_cross_entropy(h, w, t, z_loss=-1.0)
+    with pytest.raises(ValueError, match="logit_softcap=-2 must be finite and > 0"):
+        losslab.linear_cross_entropy(h, w, t, logit_softcap=-2.0)

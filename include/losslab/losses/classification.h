@@ -63,20 +63,34 @@ double binary_cross_entropy(View input, View target,
                             const BceOptions& options = {},
                             const LossOutputs& outputs = {});
 
-// Softmax cross-entropy on logits (N, C), (N, C, d1, ...) or (C,) with class
-// indices (N,), (N, d1, ...) or () of dtype int64 or int32.
+// Softmax cross-entropy on logits (N, C), (N, C, d1, ...) or (C,) with
+// class indices (N,), (N, d1, ...) or () of dtype int64 or int32:
 //   l_i = (1 - eps) w[y_i] (-log p_i,y_i) + (eps / C) sum_c w[c] (-log p_i,c)
 // with p = softmax over the class dimension (dim 1, or dim 0 for (C,)).
 // weight: (C,) class weights >= 0. Rows whose target equals ignore_index
 // take no part. Mean divides by sum_i w[y_i] over rows not ignored.
-// outputs.out (kNone) and grad_output_elementwise have the target's shape;
+// Probability (soft) targets: a float target of the input's shape and dtype,
+// each row (along the class dimension) >= 0 and summing to 1 within 1e-3
+// (float32) or 1e-6 (float64), otherwise a ValueError naming the row:
+//   l_i = sum_c w[c] q'_c (-log p_i,c),  q' = (1 - eps) q + eps / C,
+// PyTorch semantics: ignore_index does not apply and the mean divides by the
+// number of rows (not by a weight sum).
+// z_loss lambda >= 0 adds lambda logsumexp(z_i)^2 per row not ignored
+// (gradient 2 lambda lse p); with lambda = 0 the result is bitwise plain
+// cross-entropy. logit_softcap c > 0 replaces the logits by c tanh(z / c)
+// before everything else (the gradient goes through the tanh). The mean
+// keeps PyTorch's denominator in both cases.
+// outputs.out (kNone) and grad_output_elementwise have the target's shape
+// (the input's shape without the class dimension for probability targets);
 // grad_out has the input's shape; hess_out is not available.
-// PyTorch: cross_entropy (with class-index targets).
+// PyTorch: cross_entropy.
 struct CrossEntropyOptions {
   View weight = {};
   int64_t ignore_index = -100;
   double label_smoothing = 0.0;
   Reduction reduction = Reduction::kMean;
+  double z_loss = 0.0;
+  std::optional<double> logit_softcap = std::nullopt;
 };
 double cross_entropy(View input, View target,
                      const CrossEntropyOptions& options = {},
@@ -169,8 +183,10 @@ double kl_divergence(View p, View q, const KlDivergenceOptions& options = {},
 // (1 - p_t)^gamma is formed from log-sigmoids in log space, so values and
 // gradients are finite for every gamma >= 0 and any finite x; gamma = 0 is
 // exactly binary_cross_entropy_with_logits (times a_t). Default reduction
-// kMean (torchvision's default is 'none'). `weight` is per element. No
-// Hessian. torchvision.ops.sigmoid_focal_loss.
+// kMean (torchvision's default is 'none'). `weight` is per element.
+// hess_out receives the analytic diagonal Hessian (negative in places: the
+// loss is not convex; formula in src/losses/focal_hessian-inl.h).
+// torchvision.ops.sigmoid_focal_loss.
 struct SigmoidFocalOptions {
   std::optional<double> alpha = 0.25;
   double gamma = 2.0;
@@ -180,6 +196,31 @@ struct SigmoidFocalOptions {
 };
 double sigmoid_focal_loss(View input, View target,
                           const SigmoidFocalOptions& options = {},
+                          const LossOutputs& outputs = {});
+
+// Softmax (multiclass) focal loss (Lin et al. 2017) on logits (N, C),
+// (N, C, d1, ...) or (C,) with class indices (int64/int32) as cross_entropy:
+//   l_i = -alpha_t (1 - p_t)^gamma log p_t,   p_t = softmax(z_i)[y_i],
+//   dl/dz_k = G (p_k - [k = y]),
+//   G = alpha_t (1 - p_t)^gamma (1 - gamma p_t log(p_t) / (1 - p_t)).
+// alpha: nullopt (alpha_t = 1), a scalar applied to every class, or
+// alpha_per_class (C,) >= 0 indexed by the label (not both). gamma >= 0;
+// gamma = 0 with no alpha is cross_entropy bit for bit. (1 - p_t)^gamma is
+// formed in log space from the sum of exp over the other classes, so the
+// loss and gradient are finite for saturated logits and every gamma >= 0.
+// Rows equal to ignore_index take no part; kMean divides by the number of
+// rows not ignored (alpha is a per-sample factor, not a normalized class
+// weight); 0 with a zero gradient when every row is ignored. Output shapes
+// as cross_entropy; no Hessian. PyTorch has no such loss.
+struct SoftmaxFocalOptions {
+  std::optional<double> alpha = std::nullopt;
+  View alpha_per_class = {};
+  double gamma = 2.0;
+  int64_t ignore_index = -100;
+  Reduction reduction = Reduction::kMean;
+};
+double softmax_focal_loss(View input, View target,
+                          const SoftmaxFocalOptions& options = {},
                           const LossOutputs& outputs = {});
 
 }  // namespace losslab

@@ -4,7 +4,8 @@
 //
 //   logits = hidden (T, H) @ weight (V, H)^T (+ bias (V,))
 //   loss   = cross_entropy(logits, target (T,), weight_per_class,
-//                          ignore_index, label_smoothing, reduction)
+//                          ignore_index, label_smoothing, reduction,
+//                          z_loss, logit_softcap)
 //
 // The (T, V) logits (2 GiB at T = 4096, V = 128000 in float32) are never
 // formed. Tokens are processed in chunks of Tc rows: one GEMM makes the
@@ -18,6 +19,7 @@
 #define LOSSLAB_LOSSES_LINEAR_CROSS_ENTROPY_H_
 
 #include <cstdint>
+#include <optional>
 
 #include "losslab/core/reduction.h"
 #include "losslab/core/view.h"
@@ -30,6 +32,11 @@ struct LinearCrossEntropyOptions {
   int64_t ignore_index = -100;
   double label_smoothing = 0.0;
   Reduction reduction = Reduction::kMean;
+  // z-loss lambda >= 0: adds lambda logsumexp(logits_t)^2 per token not
+  // ignored (PaLM); 0 leaves the loss bitwise unchanged.
+  double z_loss = 0.0;
+  // c > 0: logits -> c tanh(logits / c) before the softmax (Gemma 2).
+  std::optional<double> logit_softcap = std::nullopt;
   // Tokens per chunk; 0 chooses so that the two chunk buffers stay near
   // 64 MiB (and never above 10% of the full logits).
   int64_t chunk_tokens = 0;

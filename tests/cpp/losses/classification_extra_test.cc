@@ -132,7 +132,7 @@ std::vector<ElemCase> elem_cases() {
                  return sigmoid_focal_loss(x, y, {.weight = w, .reduction = r},
                                            o);
                },
-               focal(0.25, 2), -6, 6, YKind::kSoft, true, false});
+               focal(0.25, 2), -6, 6, YKind::kSoft, true, true});
   c.push_back(
       {"sigmoid_focal_no_alpha_gamma_0_5",
        [](View x, View y, View w, Reduction r, const LossOutputs& o) {
@@ -141,7 +141,15 @@ std::vector<ElemCase> elem_cases() {
              {.alpha = std::nullopt, .gamma = 0.5, .weight = w, .reduction = r},
              o);
        },
-       focal(-1, 0.5), -6, 6, YKind::kSoft, true, false});
+       focal(-1, 0.5), -6, 6, YKind::kSoft, true, true});
+  c.push_back({"sigmoid_focal_alpha_0_7_gamma_1_5",
+               [](View x, View y, View w, Reduction r, const LossOutputs& o) {
+                 return sigmoid_focal_loss(
+                     x, y,
+                     {.alpha = 0.7, .gamma = 1.5, .weight = w, .reduction = r},
+                     o);
+               },
+               focal(0.7, 1.5), -6, 6, YKind::kSoft, true, true});
   return c;
 }
 
@@ -767,6 +775,73 @@ TEST(MultiMarginErrors, LabelsShapesAndOptions) {
                       {.reduction = Reduction::kBatchMean});
   });
   EXPECT_NE(msg.find("batchmean"), std::string::npos) << msg;
+}
+
+}  // namespace
+}  // namespace losslab
+
+namespace losslab {
+namespace {
+
+// Oracle: the scalar twin of the focal Hessian kernel on every target; the
+// mean scales it like the gradient (weight / sum(weight)); saturated logits
+// give finite Hessians for every gamma. (Central differences of the gradient:
+// AllLosses/ElemTest.HessianMatchesCentralDifferencesOfGradient/sigmoid_focal*.)
+TEST(SigmoidFocalHessian, SimdMatchesTwinScalesAndStaysFinite) {
+  const int64_t n = 2049;
+  std::vector<float> x = testing::random_vector<float>(n, 3, -8.0, 8.0);
+  std::vector<float> y = testing::random_vector<float>(n, 4, 0.0, 1.0);
+  const std::vector<float> w = testing::random_vector<float>(n, 5, 0.1, 2.0);
+  for (int64_t i = 0; i < n; i += 3) y[size_t(i)] = float(i % 2);
+  for (double gamma : {0.0, 0.5, 2.0, 3.0}) {
+    const SigmoidFocalOptions opt{.gamma = gamma,
+                                  .reduction = Reduction::kNone};
+    auto run = [&](const std::string& target) {
+      testing::ScopedTarget t(target);
+      std::vector<float> out(static_cast<size_t>(n)), h(out.size());
+      sigmoid_focal_loss(view<float>(x.data(), {n}), view<float>(y.data(), {n}),
+                         opt,
+                         {.out = mutable_view<float>(out.data(), {n}),
+                          .hess_out = mutable_view<float>(h.data(), {n})});
+      return h;
+    };
+    const std::vector<float> h0 = run("scalar");
+    for (const std::string& target : testing::all_targets()) {
+      if (target == "scalar") continue;
+      const std::vector<float> h1 = run(target);
+      for (size_t k = 0; k < h0.size(); ++k) {
+        ASSERT_NEAR(h1[k], h0[k], 2e-6 * (std::abs(h0[k]) + 1.0))
+            << target << " gamma=" << gamma << " i=" << k;
+      }
+    }
+    // Weighted mean: h_i w_i / sum(w).
+    std::vector<float> hm(static_cast<size_t>(n));
+    SigmoidFocalOptions mopt = opt;
+    mopt.reduction = Reduction::kMean;
+    mopt.weight = view<float>(w.data(), {n});
+    sigmoid_focal_loss(view<float>(x.data(), {n}), view<float>(y.data(), {n}),
+                       mopt, {.hess_out = mutable_view<float>(hm.data(), {n})});
+    double sw = 0;
+    for (float v : w) sw += v;
+    for (size_t k = 0; k < hm.size(); ++k) {
+      ASSERT_NEAR(hm[k], h0[k] * w[k] / sw,
+                  1e-5 * std::abs(h0[k] * w[k] / sw) + 1e-12)
+          << k;
+    }
+  }
+  for (const std::string& target : testing::all_targets()) {
+    testing::ScopedTarget t(target);
+    const std::vector<float> xs = {100, -100, 1e4f, -1e4f, 3e38f, -3e38f};
+    const std::vector<float> ys = {1, 1, 0, 0, 0.5f, 0.25f};
+    for (double gamma : {0.0, 0.25, 0.5, 1.0, 2.0, 5.0}) {
+      std::vector<float> h(6);
+      sigmoid_focal_loss(view<float>(xs.data(), {6}),
+                         view<float>(ys.data(), {6}),
+                         {.gamma = gamma, .reduction = Reduction::kSum},
+                         {.hess_out = mutable_view<float>(h.data(), {6})});
+      for (float v : h) EXPECT_TRUE(std::isfinite(v)) << target << " " << gamma;
+    }
+  }
 }
 
 }  // namespace

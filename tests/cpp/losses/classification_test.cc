@@ -761,16 +761,30 @@ TEST(CrossEntropyErrors, ShapesDtypesAndOptions) {
   const std::vector<double> z(12, 0.0), w = {1, 1};
   const std::vector<int64_t> y = {0, 1, 2, 0};
   const std::vector<double> yf = {0, 1, 2, 0};
+  const std::vector<int16_t> y16 = {0, 1, 2, 0};
   ErrorKind k{};
   std::string msg = error_of(
+      [&] {
+        cross_entropy(view<double>(z.data(), {4, 3}),
+                      View{y16.data(), DType::kInt16, {4}, {}});
+      },
+      &k);
+  EXPECT_EQ(k, ErrorKind::kType);
+  EXPECT_NE(msg.find("cast the class indices to int64"), std::string::npos)
+      << msg;
+  // A float target is read as class probabilities: it needs the input's
+  // shape (classification_soft_test.cc covers that path).
+  msg = error_of(
       [&] {
         cross_entropy(view<double>(z.data(), {4, 3}),
                       view<double>(yf.data(), {4}));
       },
       &k);
-  EXPECT_EQ(k, ErrorKind::kType);
-  EXPECT_NE(msg.find("expected class indices of dtype int64 or int32"),
-            std::string::npos);
+  EXPECT_EQ(k, ErrorKind::kValue);
+  EXPECT_NE(msg.find("probability target shape (4,) does not match input "
+                     "shape (4, 3)"),
+            std::string::npos)
+      << msg;
   msg = error_of([&] {
     cross_entropy(view<double>(z.data(), {4, 3}),
                   view<int64_t>(y.data(), {2, 2}));

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "losslab/core/error.h"
@@ -22,6 +23,8 @@ struct Problem {
   int64_t T = 7, H = 5, V = 11;
   std::vector<double> h, w, b, cw;
   std::vector<int64_t> t;
+  double zl = 0.0;
+  std::optional<double> cap;
   Problem() {
     h = random_vector<double>(T * H, 1);
     w = random_vector<double>(V * H, 2, -1, 1);
@@ -38,6 +41,8 @@ struct Problem {
         {.bias = view<double>(bb.data(), {V}),
          .weight_per_class = view<double>(cw.data(), {V}),
          .label_smoothing = 0.1,
+         .z_loss = zl,
+         .logit_softcap = cap,
          .chunk_tokens = chunk},
         o);
   }
@@ -84,6 +89,54 @@ TEST(LinearCrossEntropy, EqualsCrossEntropyOfExplicitLogits) {
       view<double>(logits.data(), {p.T, p.V}), view<int64_t>(p.t.data(), {p.T}),
       {.weight = view<double>(p.cw.data(), {p.V}), .label_smoothing = 0.1});
   for (int64_t chunk : {1, 2, 3, 7, 100}) {
+    EXPECT_NEAR(p.loss(p.h, p.w, p.b, {}, chunk), ref, 1e-12) << chunk;
+  }
+}
+
+// z_loss and logit_softcap pass through to cross_entropy: central
+// differences for all three gradients, and the unfused cross_entropy of the
+// explicit logits with the same options.
+TEST(LinearCrossEntropy, ZLossAndSoftcapPassThrough) {
+  Problem p;
+  p.zl = 0.05;
+  p.cap = 2.0;
+  std::vector<double> gh(p.h.size()), gw(p.w.size()), gb(p.b.size());
+  p.loss(p.h, p.w, p.b,
+         {.grad_hidden = mutable_view<double>(gh.data(), {p.T, p.H}),
+          .grad_weight = mutable_view<double>(gw.data(), {p.V, p.H}),
+          .grad_bias = mutable_view<double>(gb.data(), {p.V})});
+  EXPECT_LT(
+      rel_error(gh,
+                numeric_gradient(
+                    [&](const auto& x) { return p.loss(x, p.w, p.b); }, p.h)),
+      1e-8);
+  EXPECT_LT(
+      rel_error(gw,
+                numeric_gradient(
+                    [&](const auto& x) { return p.loss(p.h, x, p.b); }, p.w)),
+      1e-8);
+  EXPECT_LT(
+      rel_error(gb,
+                numeric_gradient(
+                    [&](const auto& x) { return p.loss(p.h, p.w, x); }, p.b)),
+      1e-8);
+  std::vector<double> logits(size_t(p.T * p.V));
+  for (int64_t i = 0; i < p.T; ++i) {
+    for (int64_t c = 0; c < p.V; ++c) {
+      double s = p.b[size_t(c)];
+      for (int64_t k = 0; k < p.H; ++k) {
+        s += p.h[size_t(i * p.H + k)] * p.w[size_t(c * p.H + k)];
+      }
+      logits[size_t(i * p.V + c)] = s;
+    }
+  }
+  const double ref = cross_entropy(view<double>(logits.data(), {p.T, p.V}),
+                                   view<int64_t>(p.t.data(), {p.T}),
+                                   {.weight = view<double>(p.cw.data(), {p.V}),
+                                    .label_smoothing = 0.1,
+                                    .z_loss = 0.05,
+                                    .logit_softcap = 2.0});
+  for (int64_t chunk : {1, 3, 100}) {
     EXPECT_NEAR(p.loss(p.h, p.w, p.b, {}, chunk), ref, 1e-12) << chunk;
   }
 }
