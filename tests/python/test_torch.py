@@ -72,6 +72,8 @@ def _classification_case(name, g):
         return (p, torch.softmax(torch.randn(4, 3, **f64), 1).requires_grad_(True)), 1
     if name == "sigmoid_focal_loss":
         return (torch.randn(8, **f64).requires_grad_(True), (torch.rand(8, **f64) > 0.5).double()), 0
+    if name == "softmax_focal_loss":
+        return (torch.randn(6, 4, **f64).requires_grad_(True), torch.tensor([0, 3, 1, -100, 2, 2])), 0
     if name == "nll_loss":
         return (torch.log_softmax(torch.randn(5, 3, **f64), 1).requires_grad_(True),
                 torch.tensor([0, 2, 1, 1, 0])), 0
