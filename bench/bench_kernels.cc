@@ -4,6 +4,8 @@
 //   build/release/bench/losslab_bench --benchmark_counters_tabular=true
 #include <benchmark/benchmark.h>
 
+#include <cstdint>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -88,6 +90,58 @@ void BM_PoissonNll(benchmark::State& s) {
   });
 }
 
+// Losses on 0/1 labels: the target is (y > 0).
+template <class Call>
+void run_labels(benchmark::State& state, Call call) {
+  const int64_t n = state.range(0);
+  losslab::set_num_threads(int(state.range(1)));
+  Arrays a(n);
+  for (auto& v : a.y) v = v > 0 ? 1.0f : 0.0f;
+  const losslab::View x = losslab::view<float>(a.x.data(), {n});
+  const losslab::View y = losslab::view<float>(a.y.data(), {n});
+  const losslab::LossOutputs out{
+      .grad_out = losslab::mutable_view<float>(a.g.data(), {n})};
+  for (auto _ : state) benchmark::DoNotOptimize(call(x, y, out));
+  state.SetBytesProcessed(state.iterations() * 3 * n * int64_t(sizeof(float)));
+  losslab::set_num_threads(0);
+}
+
+void BM_BceWithLogits(benchmark::State& s) {
+  run_labels(s, [](auto x, auto y, const auto& o) {
+    return losslab::binary_cross_entropy_with_logits(x, y, {}, o);
+  });
+}
+void BM_SigmoidFocal(benchmark::State& s) {
+  run_labels(s, [](auto x, auto y, const auto& o) {
+    return losslab::sigmoid_focal_loss(x, y, {}, o);
+  });
+}
+
+// bfloat16 input, target and gradient (2 bytes each): widened to float32
+// block by block inside the kernel call.
+void BM_MseBf16(benchmark::State& state) {
+  const int64_t n = state.range(0);
+  losslab::set_num_threads(int(state.range(1)));
+  Arrays a(n);
+  std::vector<uint16_t> x(a.x.size()), y(a.y.size()), g(a.g.size());
+  for (size_t i = 0; i < x.size(); ++i) {
+    uint32_t u, v;
+    std::memcpy(&u, &a.x[i], 4);
+    std::memcpy(&v, &a.y[i], 4);
+    x[i] = uint16_t(u >> 16);
+    y[i] = uint16_t(v >> 16);
+  }
+  const losslab::View xv{x.data(), losslab::DType::kBFloat16, {n}, {}};
+  const losslab::View yv{y.data(), losslab::DType::kBFloat16, {n}, {}};
+  const losslab::LossOutputs out{
+      .grad_out = {g.data(), losslab::DType::kBFloat16, {n}, {}}};
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(losslab::mse_loss(xv, yv, {}, out));
+  }
+  state.SetBytesProcessed(state.iterations() * 3 * n * 2);
+  losslab::set_num_threads(0);
+}
+
 // Sizes: in cache (256K) and far beyond the L3 (64M); 1 and 2 threads.
 void Args(benchmark::internal::Benchmark* b) {
   for (int64_t n : {int64_t(1) << 18, int64_t(1) << 26}) {
@@ -106,3 +160,6 @@ BENCHMARK(BM_SmoothL1)->Apply(Args);
 BENCHMARK(BM_Quantile)->Apply(Args);
 BENCHMARK(BM_LogCosh)->Apply(Args);
 BENCHMARK(BM_PoissonNll)->Apply(Args);
+BENCHMARK(BM_BceWithLogits)->Apply(Args);
+BENCHMARK(BM_SigmoidFocal)->Apply(Args);
+BENCHMARK(BM_MseBf16)->Apply(Args);

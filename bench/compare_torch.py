@@ -7,7 +7,16 @@ moved once), the fraction of a STREAM-style triad measured in the same run
 ratio torch / losslab. losslab writes into a caller-owned gradient buffer
 (grad_out=), as a training loop does; torch runs autograd as users do.
 
-    python bench/compare_torch.py [--sizes 16M,64M] [--threads 1,2] [--reps 7]
+Also: binary_cross_entropy_with_logits and sigmoid_focal_loss (baseline: the
+torchvision formula in torch ops), bf16 rows (losslab widens to float32
+inside its kernel and writes a bf16 gradient; torch runs its bf16 autograd;
+bytes counted at 2 per element), and cross_entropy with int64 labels on
+(N, C) logits, with the peak extra resident memory of one call (VmHWM above
+the pre-call RSS, beyond the inputs; losslab writes into a preallocated
+grad buffer, torch allocates its gradient and softmax intermediates).
+
+    python bench/compare_torch.py [--sizes 16M] [--threads 1,2] [--reps 5]
+        [--ce 2048x32768,512x131072] [--skip-ce]
 """
 
 from __future__ import annotations
@@ -45,6 +54,32 @@ def quantile_torch(x, y, tau=0.9):
     return torch.maximum(tau * e, (tau - 1) * e).mean()
 
 
+def focal_torch(x, y, alpha=0.25, gamma=2.0):
+    """torchvision.ops.sigmoid_focal_loss(reduction='mean') in torch ops."""
+    p = torch.sigmoid(x)
+    ce = F.binary_cross_entropy_with_logits(x, y, reduction="none")
+    p_t = p * y + (1 - p) * (1 - y)
+    loss = ce * ((1 - p_t) ** gamma)
+    return ((alpha * y + (1 - alpha) * (1 - y)) * loss).mean()
+
+
+def rss_kib(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field):
+                return int(line.split()[1])
+    return 0
+
+
+def peak_extra_mib(fn) -> float:
+    """Peak resident memory one call adds (MiB), via VmHWM reset."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    base = rss_kib("VmRSS")
+    fn()
+    return (rss_kib("VmHWM") - base) / 1024
+
+
 CASES = [
     # name, losslab call, torch call
     ("mse_loss", lambda x, y, g: losslab.mse_loss(x, y, return_grad=True, grad_out=g),
@@ -61,12 +96,71 @@ CASES = [
      lambda x, y: F.poisson_nll_loss(x, y)),
 ]
 
+# Losses whose target is a 0/1 label: (name, losslab call, torch call).
+LABEL_CASES = [
+    ("bce_with_logits", lambda x, y, g: losslab.binary_cross_entropy_with_logits(
+        x, y, return_grad=True, grad_out=g),
+     lambda x, y: F.binary_cross_entropy_with_logits(x, y)),
+    ("sigmoid_focal_loss*", lambda x, y, g: losslab.sigmoid_focal_loss(
+        x, y, return_grad=True, grad_out=g),
+     focal_torch),
+]
+
+# bf16 rows: losslab on torch bf16 tensors (DLPack), grad into a bf16 buffer.
+BF16_CASES = [
+    ("mse_loss bf16", lambda x, y, g: losslab.mse_loss(x, y, return_grad=True, grad_out=g),
+     lambda x, y: F.mse_loss(x, y), False),
+    ("huber_loss bf16", lambda x, y, g: losslab.huber_loss(x, y, return_grad=True, grad_out=g),
+     lambda x, y: F.huber_loss(x, y), False),
+    ("bce_logits bf16", lambda x, y, g: losslab.binary_cross_entropy_with_logits(
+        x, y, return_grad=True, grad_out=g),
+     lambda x, y: F.binary_cross_entropy_with_logits(x, y), True),
+]
+
+
+def run_cross_entropy(shapes, threads, reps, rng):
+    print(f"\n{'cross_entropy':<20} {'N x C':>13} {'thr':>3} {'losslab ms':>10} {'GB/s':>6} "
+          f"{'%triad':>7} {'torch ms':>9} {'torch/ll':>8} {'ll MiB':>7} {'torch MiB':>9}")
+    for rows, cls in shapes:
+        n = rows * cls
+        x = rng.standard_normal(n, dtype=np.float32).reshape(rows, cls)
+        lab = rng.integers(0, cls, rows, dtype=np.int64)
+        g = np.empty_like(x)
+        xt = torch.from_numpy(x.copy()).requires_grad_(True)
+        lt = torch.from_numpy(lab)
+        a, b, c = torch.empty(n), torch.from_numpy(x.reshape(-1)), torch.from_numpy(x.reshape(-1))
+        for t in threads:
+            torch.set_num_threads(t)
+            losslab.set_num_threads(t)
+            triad = median_time(lambda: torch.add(b, c, alpha=0.5, out=a), reps)
+            triad_gbs = 3 * 4 * n / triad / 1e9
+
+            def ll():
+                losslab.cross_entropy(x, lab, return_grad=True, grad_out=g)
+
+            def tt():
+                xt.grad = None
+                F.cross_entropy(xt, lt).backward()
+
+            t_ll = median_time(ll, reps)
+            t_t = median_time(tt, reps)
+            m_ll = peak_extra_mib(ll)
+            xt.grad = None
+            m_t = peak_extra_mib(tt)
+            gbs = 2 * 4 * n / t_ll / 1e9  # read logits, write grad
+            print(f"{'':<20} {f'{rows}x{cls}':>13} {t:>3} {t_ll * 1e3:>10.2f} {gbs:>6.1f} "
+                  f"{100 * gbs / triad_gbs:>6.0f}% {t_t * 1e3:>9.2f} {t_t / t_ll:>7.1f}x "
+                  f"{m_ll:>7.0f} {m_t:>9.0f}")
+        del x, g, xt, a
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", default="16M,64M")
+    ap.add_argument("--sizes", default="16M")
     ap.add_argument("--threads", default="1,2")
-    ap.add_argument("--reps", type=int, default=7)
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--ce", default="2048x32768,512x131072")
+    ap.add_argument("--skip-ce", action="store_true")
     args = ap.parse_args()
     sizes = [parse_size(s) for s in args.sizes.split(",")]
     threads = [int(t) for t in args.threads.split(",")]
@@ -85,6 +179,13 @@ def main() -> None:
         xt = torch.from_numpy(x.copy()).requires_grad_(True)
         yt = torch.from_numpy(y)
         a, b, c = torch.empty(n), torch.from_numpy(x), torch.from_numpy(y)
+        lab = (rng.uniform(size=n) > 0.5).astype(np.float32)
+        labt = torch.from_numpy(lab)
+        xt16 = torch.from_numpy(x).bfloat16().requires_grad_(True)
+        xt16d = xt16.detach()
+        yt16 = torch.from_numpy(y).bfloat16()
+        labt16 = labt.bfloat16()
+        g16 = torch.empty(n, dtype=torch.bfloat16)
         for t in threads:
             torch.set_num_threads(t)
             losslab.set_num_threads(t)
@@ -103,7 +204,37 @@ def main() -> None:
                 gbs = 3 * 4 * n / t_ll / 1e9
                 print(f"{name:<20} {n >> 20:>5}M {t:>3} {t_ll * 1e3:>10.2f} {gbs:>6.1f} "
                       f"{100 * gbs / triad_gbs:>6.0f}% {t_t * 1e3:>9.2f} {t_t / t_ll:>12.1f}x")
-    print("\n* torch has no quantile loss: the baseline is the pinball formula in torch ops.")
+            for name, ll, tf in LABEL_CASES:
+                t_ll = median_time(lambda: ll(x, lab, g), args.reps)
+
+                def torch_step():
+                    xt.grad = None
+                    tf(xt, labt).backward()
+
+                t_t = median_time(torch_step, args.reps)
+                gbs = 3 * 4 * n / t_ll / 1e9
+                print(f"{name:<20} {n >> 20:>5}M {t:>3} {t_ll * 1e3:>10.2f} {gbs:>6.1f} "
+                      f"{100 * gbs / triad_gbs:>6.0f}% {t_t * 1e3:>9.2f} {t_t / t_ll:>12.1f}x")
+            for name, ll, tf, labels in BF16_CASES:
+                yy = labt16 if labels else yt16
+                t_ll = median_time(lambda: ll(xt16d, yy, g16), args.reps)
+
+                def torch_step():
+                    xt16.grad = None
+                    tf(xt16, yy).backward()
+
+                t_t = median_time(torch_step, args.reps)
+                gbs = 3 * 2 * n / t_ll / 1e9
+                print(f"{name:<20} {n >> 20:>5}M {t:>3} {t_ll * 1e3:>10.2f} {gbs:>6.1f} "
+                      f"{100 * gbs / triad_gbs:>6.0f}% {t_t * 1e3:>9.2f} {t_t / t_ll:>12.1f}x")
+        del xt16, xt16d, yt16, labt16, g16
+    if not args.skip_ce:
+        shapes = [tuple(int(v) for v in s.split("x")) for s in args.ce.split(",")]
+        run_cross_entropy(shapes, threads, args.reps, rng)
+    print("\n* torch has no quantile / sigmoid focal loss: the baselines are the pinball "
+          "formula and torchvision's sigmoid_focal_loss written in torch ops.\n"
+          "%triad: bytes moved once (input, target, gradient; 2 per element for bf16, "
+          "logits + grad for cross_entropy) per second over the float32 triad's.")
 
 
 if __name__ == "__main__":

@@ -57,6 +57,10 @@ nb::dlpack::dtype to_dlpack(DType d) {
       return nb::dtype<int32_t>();
     case DType::kBool:
       return nb::dtype<bool>();
+    case DType::kFloat16:
+      return nb::dlpack::dtype{uint8_t(nb::dlpack::dtype_code::Float), 16, 1};
+    case DType::kBFloat16:  // allocated as uint16, then viewed (new_array)
+      return nb::dtype<uint16_t>();
     default:
       break;
   }
@@ -89,11 +93,37 @@ void check_device(std::string_view fn, std::string_view arg, int device) {
                    "tensor.cpu() (or a NumPy array)");
 }
 
+// A NumPy array of ml_dtypes.bfloat16 (no DLPack or buffer-protocol code for
+// it exists): viewed as uint16 and tagged bfloat16 by the caller.
+bool is_ml_dtypes_bf16(nb::handle h) {
+  if (!nb::hasattr(h, "dtype") || !nb::hasattr(h, "view")) return false;
+  nb::object np = nb::module_::import_("numpy");
+  if (!nb::isinstance(h, np.attr("ndarray"))) return false;
+  nb::object dt = h.attr("dtype");
+  if (!nb::hasattr(dt, "name")) return false;
+  nb::object name = dt.attr("name");
+  return nb::isinstance<nb::str>(name) &&
+         nb::cast<std::string>(name) == "bfloat16";
+}
+
 }  // namespace
 
 Input to_input(std::string_view fn, std::string_view arg, nb::handle h) {
   Input in;
   if (h.is_none()) return in;
+  if (is_ml_dtypes_bf16(h)) {
+    nb::object np = nb::module_::import_("numpy");
+    in.converted = h.attr("view")(np.attr("uint16"));
+    if (!nb::try_cast(in.converted, in.array, false)) {
+      throw_type_error(std::string(fn) + ": " + std::string(arg) +
+                       " (an ml_dtypes.bfloat16 array) could not be read");
+    }
+    check_device(fn, arg, in.array.device_type());
+    in.view.data = in.array.data();
+    in.view.dtype = DType::kBFloat16;
+    fill_shape(in.array, in.view.shape, in.view.strides);
+    return in;
+  }
   if (!nb::try_cast(h, in.array, false)) {
     nb::object np = nb::module_::import_("numpy");
     try {
@@ -124,6 +154,19 @@ Input to_input(std::string_view fn, std::string_view arg, nb::handle h) {
 Output to_output(std::string_view fn, std::string_view arg, nb::handle h) {
   Output o;
   if (h.is_none()) return o;
+  if (is_ml_dtypes_bf16(h)) {
+    nb::object np = nb::module_::import_("numpy");
+    nb::object u16 = h.attr("view")(np.attr("uint16"));
+    if (!nb::try_cast(u16, o.array, false)) {
+      throw_type_error(std::string(fn) + ": " + std::string(arg) +
+                       " (an ml_dtypes.bfloat16 array) must be writable");
+    }
+    o.object = nb::borrow(h);
+    o.view.data = o.array.data();
+    o.view.dtype = DType::kBFloat16;
+    fill_shape(o.array, o.view.shape, o.view.strides);
+    return o;
+  }
   if (!nb::try_cast(h, o.array, false)) {
     throw_type_error(std::string(fn) + ": " + std::string(arg) +
                      " must be a writable array (e.g. numpy.empty_like("
@@ -148,7 +191,21 @@ nb::object new_array(const Shape& shape, DType dtype, void** data) {
   nb::ndarray<nb::numpy> arr(p, size_t(shape.ndim()), dims, owner, nullptr,
                              to_dlpack(dtype));
   *data = p;
-  return nb::cast(arr);
+  nb::object obj = nb::cast(arr);
+  if (dtype != DType::kBFloat16) return obj;
+  try {
+    nb::object ml = nb::module_::import_("ml_dtypes");
+    return obj.attr("view")(ml.attr("bfloat16"));
+  } catch (nb::python_error&) {
+  }
+  try {
+    nb::object torch = nb::module_::import_("torch");
+    return torch.attr("from_numpy")(obj).attr("view")(torch.attr("bfloat16"));
+  } catch (nb::python_error&) {
+  }
+  throw_type_error(
+      "losslab: returning a bfloat16 array needs ml_dtypes (pip install "
+      "ml_dtypes) or torch; or pass grad_dtype=\"float32\"");
 }
 
 nb::object call_loss(std::string_view fn, nb::handle input, nb::handle target,
@@ -193,22 +250,37 @@ nb::object call_loss(std::string_view fn, nb::handle input, nb::handle target,
   const Output grad_arg = to_output(fn, "grad_out", c.grad_out);
   const Output hess_arg = to_output(fn, "hess_out", c.hess_out);
   const DType dt = x.view.dtype;
-  const bool typed = dt == DType::kFloat32 || dt == DType::kFloat64;
+  const bool half = dt == DType::kFloat16 || dt == DType::kBFloat16;
+  const bool typed = dt == DType::kFloat32 || dt == DType::kFloat64 || half;
+  if (c.grad_dtype != "input" && c.grad_dtype != "float32" &&
+      c.grad_dtype != dtype_name(dt)) {
+    throw_value_error(std::string(fn) +
+                      ": grad_dtype must be \"input\" or "
+                      "\"float32\"; got \"" +
+                      c.grad_dtype + "\"");
+  }
+  if (c.grad_dtype == "float32" && dt == DType::kFloat64) {
+    throw_value_error(std::string(fn) +
+                      ": grad_dtype=\"float32\" is for float16/bfloat16 "
+                      "input (gradients of float64 input are float64)");
+  }
+  // grad / hess dtype: float32 on request for half input.
+  const DType gdt = half && c.grad_dtype == "float32" ? DType::kFloat32 : dt;
   nb::object out_obj, grad_obj, hess_obj;
-  auto prepare = [&](const Output& given, bool wanted, nb::object& obj,
-                     MutableView& mv) {
+  auto prepare = [&](const Output& given, bool wanted, DType odt,
+                     nb::object& obj, MutableView& mv) {
     if (given.view.present()) {
       obj = given.object;
       mv = given.view;
     } else if (wanted && typed) {
       void* p;
-      obj = new_array(x.view.shape, dt, &p);
-      mv = MutableView{p, dt, x.view.shape, {}};
+      obj = new_array(x.view.shape, odt, &p);
+      mv = MutableView{p, odt, x.view.shape, {}};
     }
   };
-  prepare(out_arg, args.reduction == Reduction::kNone, out_obj, outs.out);
-  prepare(grad_arg, want_grad, grad_obj, outs.grad_out);
-  prepare(hess_arg, c.return_hess, hess_obj, outs.hess_out);
+  prepare(out_arg, args.reduction == Reduction::kNone, dt, out_obj, outs.out);
+  prepare(grad_arg, want_grad, gdt, grad_obj, outs.grad_out);
+  prepare(hess_arg, c.return_hess, gdt, hess_obj, outs.hess_out);
 
   double value;
   {

@@ -40,6 +40,10 @@ struct Output {
 Output to_output(std::string_view fn, std::string_view arg, nb::handle h);
 
 // A new NumPy array of the given shape and dtype, owned by a capsule.
+// float16 is NumPy's float16. NumPy has no bfloat16: a bfloat16 array is an
+// ml_dtypes.bfloat16 NumPy array when ml_dtypes is installed, else a torch
+// tensor (torch.bfloat16) sharing the buffer, else a TypeError that says to
+// install ml_dtypes or pass grad_dtype="float32".
 nb::object new_array(const Shape& shape, DType dtype, void** data);
 
 // The keyword arguments every loss shares, as written in Python.
@@ -50,6 +54,9 @@ struct CommonArgs {
   bool return_hess;
   nb::object out, grad_out, hess_out, grad_output;
   std::string nan_policy;
+  // dtype of the returned grad / hess for float16/bfloat16 input: "input"
+  // (the input dtype, default) or "float32".
+  std::string grad_dtype = "input";
 };
 
 // What a binding passes to its C++ loss.

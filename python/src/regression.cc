@@ -5,6 +5,7 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
+#include <utility>
 #include <vector>
 
 #include "arrays.h"
@@ -17,8 +18,11 @@ namespace {
 
 constexpr const char* kCommonDoc = R"(
 Common arguments:
-    input, target: arrays of the same shape (float32 or float64; NumPy arrays
-        or CPU tensors through DLPack). losslab never broadcasts.
+    input, target: arrays of the same shape and dtype: float32, float64,
+        float16 or bfloat16 (NumPy arrays, ml_dtypes.bfloat16 arrays, or CPU
+        tensors through DLPack). losslab never broadcasts. float16/bfloat16
+        are widened to float32 before any math and accumulate in float32;
+        the loss is returned as a Python float (float32-rounded).
     weight: optional per-element weight (>= 0) of the input's shape. A weighted
         mean divides by the sum of the weights.
     reduction: "mean" (default), "sum" or "none".
@@ -31,10 +35,20 @@ Common arguments:
         the input's shape for "none".
     nan_policy: "propagate" (IEEE, as PyTorch) or "raise" (error naming the
         first non-finite input). NaN in target or weight is always an error.
+    grad_dtype: "input" (default: grad/hess in the input dtype, rounded to
+        nearest even from float32) or "float32" (float16/bfloat16 input
+        only: the float32 gradient before rounding). A bfloat16 result is an
+        ml_dtypes.bfloat16 NumPy array (or a torch.bfloat16 tensor when
+        ml_dtypes is missing).
 
 Returns:
     loss (a float, or an array for "none"); with return_grad (loss, grad);
     with return_hess (loss, grad, hess).)";
+
+CommonArgs with_grad_dtype(CommonArgs c, std::string grad_dtype) {
+  c.grad_dtype = std::move(grad_dtype);
+  return c;
+}
 
 std::string doc(const char* head) { return std::string(head) + kCommonDoc; }
 
@@ -65,8 +79,10 @@ std::vector<double> to_quantiles(nb::handle q) {
 void bind_regression(nb::module_& m) {
   m.def(
       "mse_loss",
-      [](nb::handle input, nb::handle target, LOSSLAB_PY_COMMON_PARAMS) {
-        return call_loss("mse_loss", input, target, LOSSLAB_PY_COMMON_VALUES,
+      [](nb::handle input, nb::handle target, LOSSLAB_PY_COMMON_PARAMS,
+         std::string grad_dtype) {
+        return call_loss("mse_loss", input, target,
+                         with_grad_dtype(LOSSLAB_PY_COMMON_VALUES, grad_dtype),
                          true,
                          [&](const View& x, const View& y, const CallArgs& a,
                              const LossOutputs& o) {
@@ -78,15 +94,17 @@ void bind_regression(nb::module_& m) {
                          });
       },
       nb::arg("input").none(), nb::arg("target").none(), nb::kw_only(),
-      LOSSLAB_PY_COMMON_ARGS,
+      LOSSLAB_PY_COMMON_ARGS, nb::arg("grad_dtype") = "input",
       doc("Mean squared error: (input - target)^2.\n\nMatches "
           "torch.nn.functional.mse_loss.\n")
           .c_str());
 
   m.def(
       "l1_loss",
-      [](nb::handle input, nb::handle target, LOSSLAB_PY_COMMON_PARAMS) {
-        return call_loss("l1_loss", input, target, LOSSLAB_PY_COMMON_VALUES,
+      [](nb::handle input, nb::handle target, LOSSLAB_PY_COMMON_PARAMS,
+         std::string grad_dtype) {
+        return call_loss("l1_loss", input, target,
+                         with_grad_dtype(LOSSLAB_PY_COMMON_VALUES, grad_dtype),
                          true,
                          [&](const View& x, const View& y, const CallArgs& a,
                              const LossOutputs& o) {
@@ -98,7 +116,7 @@ void bind_regression(nb::module_& m) {
                          });
       },
       nb::arg("input").none(), nb::arg("target").none(), nb::kw_only(),
-      LOSSLAB_PY_COMMON_ARGS,
+      LOSSLAB_PY_COMMON_ARGS, nb::arg("grad_dtype") = "input",
       doc("Mean absolute error |input - target|; gradient sign(input - "
           "target), 0 at 0.\n\nMatches torch.nn.functional.l1_loss.\n")
           .c_str());
@@ -106,8 +124,9 @@ void bind_regression(nb::module_& m) {
   m.def(
       "huber_loss",
       [](nb::handle input, nb::handle target, double delta,
-         LOSSLAB_PY_COMMON_PARAMS) {
-        return call_loss("huber_loss", input, target, LOSSLAB_PY_COMMON_VALUES,
+         LOSSLAB_PY_COMMON_PARAMS, std::string grad_dtype) {
+        return call_loss("huber_loss", input, target,
+                         with_grad_dtype(LOSSLAB_PY_COMMON_VALUES, grad_dtype),
                          true,
                          [&](const View& x, const View& y, const CallArgs& a,
                              const LossOutputs& o) {
@@ -121,6 +140,7 @@ void bind_regression(nb::module_& m) {
       },
       nb::arg("input").none(), nb::arg("target").none(), nb::kw_only(),
       nb::arg("delta") = 1.0, LOSSLAB_PY_COMMON_ARGS,
+      nb::arg("grad_dtype") = "input",
       doc("Huber loss: 0.5 d^2 for |d| < delta, else delta (|d| - 0.5 "
           "delta); delta > 0.\n\nMatches torch.nn.functional.huber_loss; "
           "equals delta * smooth_l1_loss(beta=delta).\n")
@@ -129,9 +149,10 @@ void bind_regression(nb::module_& m) {
   m.def(
       "smooth_l1_loss",
       [](nb::handle input, nb::handle target, double beta,
-         LOSSLAB_PY_COMMON_PARAMS) {
+         LOSSLAB_PY_COMMON_PARAMS, std::string grad_dtype) {
         return call_loss("smooth_l1_loss", input, target,
-                         LOSSLAB_PY_COMMON_VALUES, true,
+                         with_grad_dtype(LOSSLAB_PY_COMMON_VALUES, grad_dtype),
+                         true,
                          [&](const View& x, const View& y, const CallArgs& a,
                              const LossOutputs& o) {
                            return smooth_l1_loss(x, y,
@@ -144,6 +165,7 @@ void bind_regression(nb::module_& m) {
       },
       nb::arg("input").none(), nb::arg("target").none(), nb::kw_only(),
       nb::arg("beta") = 1.0, LOSSLAB_PY_COMMON_ARGS,
+      nb::arg("grad_dtype") = "input",
       doc("Smooth L1: 0.5 d^2 / beta for |d| < beta, else |d| - 0.5 beta; "
           "beta >= 0 (beta = 0 is L1).\n\nMatches "
           "torch.nn.functional.smooth_l1_loss.\n")
@@ -152,10 +174,11 @@ void bind_regression(nb::module_& m) {
   m.def(
       "quantile_loss",
       [](nb::handle input, nb::handle target, nb::handle quantile,
-         LOSSLAB_PY_COMMON_PARAMS) {
+         LOSSLAB_PY_COMMON_PARAMS, std::string grad_dtype) {
         const std::vector<double> qs = to_quantiles(quantile);
         return call_loss("quantile_loss", input, target,
-                         LOSSLAB_PY_COMMON_VALUES, true,
+                         with_grad_dtype(LOSSLAB_PY_COMMON_VALUES, grad_dtype),
+                         true,
                          [&](const View& x, const View& y, const CallArgs& a,
                              const LossOutputs& o) {
                            return quantile_loss(x, y,
@@ -168,6 +191,7 @@ void bind_regression(nb::module_& m) {
       },
       nb::arg("input").none(), nb::arg("target").none(), nb::kw_only(),
       nb::arg("quantile") = 0.5, LOSSLAB_PY_COMMON_ARGS,
+      nb::arg("grad_dtype") = "input",
       doc("Pinball (quantile) loss: with e = target - input, max(tau e, "
           "(tau - 1) e), tau in (0, 1).\n\ntau = 0.9 estimates the 90th "
           "percentile: under-prediction costs more. With quantile=[q1, ..., "
@@ -176,9 +200,11 @@ void bind_regression(nb::module_& m) {
 
   m.def(
       "log_cosh_loss",
-      [](nb::handle input, nb::handle target, LOSSLAB_PY_COMMON_PARAMS) {
+      [](nb::handle input, nb::handle target, LOSSLAB_PY_COMMON_PARAMS,
+         std::string grad_dtype) {
         return call_loss("log_cosh_loss", input, target,
-                         LOSSLAB_PY_COMMON_VALUES, true,
+                         with_grad_dtype(LOSSLAB_PY_COMMON_VALUES, grad_dtype),
+                         true,
                          [&](const View& x, const View& y, const CallArgs& a,
                              const LossOutputs& o) {
                            return log_cosh_loss(x, y,
@@ -189,7 +215,7 @@ void bind_regression(nb::module_& m) {
                          });
       },
       nb::arg("input").none(), nb::arg("target").none(), nb::kw_only(),
-      LOSSLAB_PY_COMMON_ARGS,
+      LOSSLAB_PY_COMMON_ARGS, nb::arg("grad_dtype") = "input",
       doc("Log-cosh loss log(cosh(input - target)); gradient tanh(d), "
           "Hessian 1 - tanh(d)^2. Computed without overflow or cancellation: "
           "-0.5 log1p(-tanh(d)^2) for |d| < 1, |d| - log 2 + log1p(exp(-2|d|)) "
@@ -199,9 +225,10 @@ void bind_regression(nb::module_& m) {
   m.def(
       "pseudo_huber_loss",
       [](nb::handle input, nb::handle target, double delta,
-         LOSSLAB_PY_COMMON_PARAMS) {
+         LOSSLAB_PY_COMMON_PARAMS, std::string grad_dtype) {
         return call_loss(
-            "pseudo_huber_loss", input, target, LOSSLAB_PY_COMMON_VALUES, true,
+            "pseudo_huber_loss", input, target,
+            with_grad_dtype(LOSSLAB_PY_COMMON_VALUES, grad_dtype), true,
             [&](const View& x, const View& y, const CallArgs& a,
                 const LossOutputs& o) {
               return pseudo_huber_loss(x, y,
@@ -214,6 +241,7 @@ void bind_regression(nb::module_& m) {
       },
       nb::arg("input").none(), nb::arg("target").none(), nb::kw_only(),
       nb::arg("delta") = 1.0, LOSSLAB_PY_COMMON_ARGS,
+      nb::arg("grad_dtype") = "input",
       doc("Pseudo-Huber loss delta^2 (sqrt(1 + (d/delta)^2) - 1); delta > "
           "0.\n")
           .c_str());
@@ -221,9 +249,10 @@ void bind_regression(nb::module_& m) {
   m.def(
       "poisson_nll_loss",
       [](nb::handle input, nb::handle target, bool log_input, bool full,
-         double eps, LOSSLAB_PY_COMMON_PARAMS) {
+         double eps, LOSSLAB_PY_COMMON_PARAMS, std::string grad_dtype) {
         return call_loss("poisson_nll_loss", input, target,
-                         LOSSLAB_PY_COMMON_VALUES, true,
+                         with_grad_dtype(LOSSLAB_PY_COMMON_VALUES, grad_dtype),
+                         true,
                          [&](const View& x, const View& y, const CallArgs& a,
                              const LossOutputs& o) {
                            return poisson_nll_loss(x, y,
@@ -239,6 +268,7 @@ void bind_regression(nb::module_& m) {
       nb::arg("input").none(), nb::arg("target").none(), nb::kw_only(),
       nb::arg("log_input") = true, nb::arg("full") = false,
       nb::arg("eps") = 1e-8, LOSSLAB_PY_COMMON_ARGS,
+      nb::arg("grad_dtype") = "input",
       doc("Poisson negative log-likelihood. log_input: exp(input) - target * "
           "input; else input - target * log(input + eps) (input >= 0). full "
           "adds Stirling's term for target > 1.\n\nMatches "

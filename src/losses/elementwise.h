@@ -124,6 +124,83 @@ inline double combine_lanes(const T* lanes) {
   return static_cast<double>(c0 + c1);
 }
 
+// ---------------------------------------------------------------------------
+// float16 / bfloat16 storage. Half inputs are widened to float32 block by
+// block and run through the float32 kernels (SIMD or scalar twin): every
+// arithmetic operation of a loss happens in float32, with the float32 lane
+// layout above. The conversions below are exact (half -> float32) or
+// correctly rounded to nearest-even (float32 -> half, as torch's .to()), and
+// are pure integer/IEEE bit manipulation, so they give the same bits on every
+// SIMD target and in the scalar path; the compiler vectorizes the loops.
+
+inline uint32_t half_bits_of(float f) {
+  uint32_t u;
+  __builtin_memcpy(&u, &f, 4);
+  return u;
+}
+inline float half_float_of(uint32_t u) {
+  float f;
+  __builtin_memcpy(&f, &u, 4);
+  return f;
+}
+
+// bfloat16 is the top 16 bits of a float32: widening is a shift.
+inline float bf16_to_f32(uint16_t h) {
+  return half_float_of(uint32_t(h) << 16);
+}
+
+// Round to nearest even on the 16 dropped bits; NaN stays a quiet NaN with
+// its sign (adding the rounding bias could turn a NaN payload into Inf).
+inline uint16_t f32_to_bf16(float f) {
+  const uint32_t u = half_bits_of(f);
+  if ((u & 0x7FFFFFFFu) > 0x7F800000u) {
+    return uint16_t((u >> 16) | 0x0040u);
+  }
+  const uint32_t lsb = (u >> 16) & 1u;
+  return uint16_t((u + 0x7FFFu + lsb) >> 16);
+}
+
+// IEEE binary16 -> float32, exact (subnormals, Inf and NaN included).
+// Normal numbers: re-bias the exponent by 2^-112 scaling; subnormals: build
+// 0.5 + m * 2^-24 ... as a float and subtract the 0.5 (both exact).
+inline float f16_to_f32(uint16_t h) {
+  const uint32_t w = uint32_t(h) << 16;
+  const uint32_t sign = w & 0x80000000u;
+  const uint32_t two_w = w + w;
+  const float normalized =
+      half_float_of((two_w >> 4) + (0xE0u << 23)) * 0x1.0p-112f;
+  const float denormalized = half_float_of((two_w >> 17) | (126u << 23)) - 0.5f;
+  const uint32_t r = two_w < (1u << 27) ? half_bits_of(denormalized)
+                                        : half_bits_of(normalized);
+  return half_float_of(sign | r);
+}
+
+// float32 -> IEEE binary16, round to nearest even; overflow gives Inf, NaN a
+// quiet NaN. The rounding is done by one float32 addition of a power of two
+// aligned with the binary16 LSB (the FP16 library's method), which needs the
+// default rounding mode and no flush-to-zero (losslab never changes either).
+inline uint16_t f32_to_f16(float f) {
+  float base = (__builtin_fabsf(f) * 0x1.0p+112f) * 0x1.0p-110f;
+  const uint32_t w = half_bits_of(f);
+  const uint32_t shl1_w = w + w;
+  const uint32_t sign = w & 0x80000000u;
+  uint32_t bias = shl1_w & 0xFF000000u;
+  if (bias < 0x71000000u) bias = 0x71000000u;
+  base = half_float_of((bias >> 1) + 0x07800000u) + base;
+  const uint32_t bits = half_bits_of(base);
+  const uint32_t exp_bits = (bits >> 13) & 0x00007C00u;
+  const uint32_t mantissa_bits = bits & 0x00000FFFu;
+  const uint32_t nonsign = exp_bits + mantissa_bits;
+  return uint16_t((sign >> 16) | (shl1_w > 0xFF000000u ? 0x7E00u : nonsign));
+}
+
+// Conversions of n contiguous values (bf16: true for bfloat16, false for
+// float16), compiled per SIMD target (elementwise_kernels.cc: the loops above,
+// vectorized by the compiler for the target's ISA) with these same functions
+// as the scalar path; integer/IEEE-exact, so every target gives the same bits.
+void half_widen(bool bf16, const uint16_t* src, float* dst, int64_t n);
+void half_narrow(bool bf16, const float* src, uint16_t* dst, int64_t n);
+
 // Runs blocks [b0, b1) of `call`; writes partials[b] and returns flags.
 // Defined per SIMD target (elementwise_kernels.cc) and as the scalar twin.
 uint32_t elementwise_blocks_f32(const ElemCall<float>& call, int64_t b0,

@@ -72,6 +72,25 @@ uint32_t ElementwiseBlocksF64(const detail::ElemCall<double>& c, int64_t b0,
   return ElementwiseBlocks(c, b0, b1, partials);
 }
 
+// float16/bfloat16 <-> float32 (see elementwise.h): the shared inline
+// conversions in loops the compiler vectorizes for this target.
+void HalfWidenBf16(const uint16_t* HWY_RESTRICT src, float* HWY_RESTRICT dst,
+                   int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = detail::bf16_to_f32(src[i]);
+}
+void HalfWidenF16(const uint16_t* HWY_RESTRICT src, float* HWY_RESTRICT dst,
+                  int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = detail::f16_to_f32(src[i]);
+}
+void HalfNarrowBf16(const float* HWY_RESTRICT src, uint16_t* HWY_RESTRICT dst,
+                    int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = detail::f32_to_bf16(src[i]);
+}
+void HalfNarrowF16(const float* HWY_RESTRICT src, uint16_t* HWY_RESTRICT dst,
+                   int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = detail::f32_to_f16(src[i]);
+}
+
 }  // namespace losslab::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -82,6 +101,34 @@ namespace losslab::detail {
 
 HWY_EXPORT(ElementwiseBlocksF32);
 HWY_EXPORT(ElementwiseBlocksF64);
+HWY_EXPORT(HalfWidenBf16);
+HWY_EXPORT(HalfWidenF16);
+HWY_EXPORT(HalfNarrowBf16);
+HWY_EXPORT(HalfNarrowF16);
+
+void half_widen(bool bf16, const uint16_t* src, float* dst, int64_t n) {
+  if (use_scalar_reference()) {
+    for (int64_t i = 0; i < n; ++i) {
+      dst[i] = bf16 ? bf16_to_f32(src[i]) : f16_to_f32(src[i]);
+    }
+  } else if (bf16) {
+    HWY_DYNAMIC_DISPATCH(HalfWidenBf16)(src, dst, n);
+  } else {
+    HWY_DYNAMIC_DISPATCH(HalfWidenF16)(src, dst, n);
+  }
+}
+
+void half_narrow(bool bf16, const float* src, uint16_t* dst, int64_t n) {
+  if (use_scalar_reference()) {
+    for (int64_t i = 0; i < n; ++i) {
+      dst[i] = bf16 ? f32_to_bf16(src[i]) : f32_to_f16(src[i]);
+    }
+  } else if (bf16) {
+    HWY_DYNAMIC_DISPATCH(HalfNarrowBf16)(src, dst, n);
+  } else {
+    HWY_DYNAMIC_DISPATCH(HalfNarrowF16)(src, dst, n);
+  }
+}
 
 namespace {
 

@@ -39,7 +39,8 @@ void require_positive(std::string_view fn, std::string_view arg, double v,
                       detail::value_str(v) + " must be " +
                       (allow_zero ? "finite and >= 0" : "finite and > 0"));
   }
-  if (dtype == DType::kFloat32 && v != 0.0) {
+  // float16/bfloat16 inputs compute in float32 too.
+  if (dtype != DType::kFloat64 && v != 0.0) {
     const float f = float(v);
     if (f == 0.0f || !std::isfinite(f)) {
       throw_value_error(std::string(fn) + ": " + std::string(arg) + "=" +

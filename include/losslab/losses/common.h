@@ -7,7 +7,10 @@
 namespace losslab {
 
 // Caller-owned outputs of a loss call. Each present view must be contiguous,
-// have the input's shape and dtype, and is written in full. Argument errors
+// have the input's shape and dtype, and is written in full. For float16 or
+// bfloat16 input (elementwise losses) an output may also be float32: it then
+// receives the float32 result before rounding to the half dtype (this is how
+// a C++ caller asks for a float32 gradient; Python: grad_dtype="float32"). Argument errors
 // (shape, dtype, options) are raised before anything is written; a data error
 // found by the kernel (NaN target, bad weight, ...) fills every present output
 // with NaN: never left half-written.
