@@ -151,6 +151,33 @@ Input to_input(std::string_view fn, std::string_view arg, nb::handle h) {
   return in;
 }
 
+Input to_required_input(std::string_view fn, std::string_view arg,
+                        nb::handle h) {
+  Input in = to_input(fn, arg, h);
+  if (!in.view.present()) {
+    throw_type_error(std::string(fn) + ": " + std::string(arg) +
+                     " must be an array, not None");
+  }
+  return in;
+}
+
+Input to_grad_output(std::string_view fn, std::string_view arg, nb::handle h,
+                     double* scalar, View* elementwise) {
+  Input go;
+  if (h.is_none()) return go;
+  if (PyFloat_Check(h.ptr()) || PyLong_Check(h.ptr())) {
+    *scalar = nb::cast<double>(h);
+    return go;
+  }
+  go = to_input(fn, arg, h);
+  if (go.view.shape.ndim() == 0) {
+    *scalar = nb::cast<double>(nb::float_(h));
+  } else {
+    *elementwise = go.view;
+  }
+  return go;
+}
+
 Output to_output(std::string_view fn, std::string_view arg, nb::handle h) {
   Output o;
   if (h.is_none()) return o;
@@ -230,20 +257,9 @@ nb::object call_loss(std::string_view fn, nb::handle input, nb::handle target,
   LossOutputs outs;
 
   // Upstream gradient: a number for mean/sum, an array for none.
-  Input go;
-  if (!c.grad_output.is_none()) {
-    if (PyFloat_Check(c.grad_output.ptr()) ||
-        PyLong_Check(c.grad_output.ptr())) {
-      outs.grad_output = nb::cast<double>(c.grad_output);
-    } else {
-      go = to_input(fn, "grad_output", c.grad_output);
-      if (go.view.shape.ndim() == 0) {
-        outs.grad_output = nb::cast<double>(nb::float_(c.grad_output));
-      } else {
-        outs.grad_output_elementwise = go.view;
-      }
-    }
-  }
+  const Input go =
+      to_grad_output(fn, "grad_output", c.grad_output, &outs.grad_output,
+                     &outs.grad_output_elementwise);
 
   // Outputs: the caller's arrays, or new NumPy arrays.
   const Output out_arg = to_output(fn, "out", c.out);

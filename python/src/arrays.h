@@ -31,6 +31,16 @@ struct Input {
 };
 Input to_input(std::string_view fn, std::string_view arg, nb::handle h);
 
+// Like to_input, but None is a TypeError naming the argument.
+Input to_required_input(std::string_view fn, std::string_view arg,
+                        nb::handle h);
+
+// The upstream gradient `arg`: None leaves *scalar and *elementwise as they
+// are; a number (or a 0-d array) sets *scalar; an array sets *elementwise,
+// kept alive by the returned Input.
+Input to_grad_output(std::string_view fn, std::string_view arg, nb::handle h,
+                     double* scalar, View* elementwise);
+
 // A writable view of a caller-owned output array (None: absent).
 struct Output {
   OutArray array;

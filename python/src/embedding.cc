@@ -67,19 +67,9 @@ nb::object call_embedding(std::string_view fn,
   call.target = t.view;
   call.weight = w.view;
   call.reduction = parse_reduction(reduction, fn);
-  Input go;
-  if (!grad_output.is_none()) {
-    if (PyFloat_Check(grad_output.ptr()) || PyLong_Check(grad_output.ptr())) {
-      call.grad_output = nb::cast<double>(grad_output);
-    } else {
-      go = to_input(fn, "grad_output", grad_output);
-      if (go.view.shape.ndim() == 0) {
-        call.grad_output = nb::cast<double>(nb::float_(grad_output));
-      } else {
-        call.grad_output_elementwise = go.view;
-      }
-    }
-  }
+  const Input go =
+      to_grad_output(fn, "grad_output", grad_output, &call.grad_output,
+                     &call.grad_output_elementwise);
   const View& x0 = call.xs[0];
   const DType dt = x0.dtype;
   const bool typed =

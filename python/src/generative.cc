@@ -15,34 +15,6 @@
 namespace losslab::python {
 namespace {
 
-// A scalar upstream gradient into *scalar, or an array into *elem (kept
-// alive by the returned Input).
-Input upstream(std::string_view fn, std::string_view arg, nb::handle h,
-               double* scalar, View* elem) {
-  Input go;
-  if (h.is_none()) return go;
-  if (PyFloat_Check(h.ptr()) || PyLong_Check(h.ptr())) {
-    *scalar = nb::cast<double>(h);
-    return go;
-  }
-  go = to_input(fn, arg, h);
-  if (go.view.shape.ndim() == 0) {
-    *scalar = nb::cast<double>(nb::float_(h));
-  } else {
-    *elem = go.view;
-  }
-  return go;
-}
-
-Input required(std::string_view fn, std::string_view arg, nb::handle h) {
-  Input in = to_input(fn, arg, h);
-  if (!in.view.present()) {
-    throw_type_error(std::string(fn) + ": " + std::string(arg) +
-                     " must be an array, not None");
-  }
-  return in;
-}
-
 bool is_float(const View& v) {
   return v.dtype == DType::kFloat32 || v.dtype == DType::kFloat64;
 }
@@ -76,8 +48,8 @@ void bind_generative(nb::module_& m) {
          const std::string& reduction, bool return_grad,
          nb::handle grad_output) {
         constexpr std::string_view fn = "gan_discriminator_loss";
-        const Input r = required(fn, "real", real);
-        const Input f = required(fn, "fake", fake);
+        const Input r = to_required_input(fn, "real", real);
+        const Input f = to_required_input(fn, "fake", fake);
         const GanOptions opt{parse_gan_kind(kind, fn),
                              parse_reduction(reduction, fn)};
         GanOutputs o;
@@ -89,13 +61,13 @@ void bind_generative(nb::module_& m) {
                               ": grad_output must be a number or a pair "
                               "(grad_real, grad_fake) of arrays");
           }
-          gr = upstream(fn, "grad_output_real", t[0], &o.grad_output,
-                        &o.grad_output_real);
-          gf = upstream(fn, "grad_output_fake", t[1], &o.grad_output,
-                        &o.grad_output_fake);
+          gr = to_grad_output(fn, "grad_output_real", t[0], &o.grad_output,
+                              &o.grad_output_real);
+          gf = to_grad_output(fn, "grad_output_fake", t[1], &o.grad_output,
+                              &o.grad_output_fake);
         } else {
-          gr = upstream(fn, "grad_output", grad_output, &o.grad_output,
-                        &o.grad_output_real);
+          gr = to_grad_output(fn, "grad_output", grad_output, &o.grad_output,
+                              &o.grad_output_real);
         }
         const bool none = opt.reduction == Reduction::kNone;
         nb::object orr = alloc(none, r.view.shape, r.view, &o.out_real);
@@ -133,12 +105,13 @@ void bind_generative(nb::module_& m) {
       [](nb::handle fake, const std::string& kind, const std::string& reduction,
          bool return_grad, nb::handle grad_output) {
         constexpr std::string_view fn = "gan_generator_loss";
-        const Input f = required(fn, "fake", fake);
+        const Input f = to_required_input(fn, "fake", fake);
         const GanOptions opt{parse_gan_kind(kind, fn),
                              parse_reduction(reduction, fn)};
         LossOutputs o;
-        const Input go = upstream(fn, "grad_output", grad_output,
-                                  &o.grad_output, &o.grad_output_elementwise);
+        const Input go =
+            to_grad_output(fn, "grad_output", grad_output, &o.grad_output,
+                           &o.grad_output_elementwise);
         const bool none = opt.reduction == Reduction::kNone;
         nb::object out = alloc(none, f.view.shape, f.view, &o.out);
         nb::object g = alloc(return_grad, f.view.shape, f.view, &o.grad_out);
@@ -169,13 +142,14 @@ void bind_generative(nb::module_& m) {
          const std::string& reduction, bool return_grad,
          nb::handle grad_output) {
         constexpr std::string_view fn = "reconstruction_loss";
-        const Input r = required(fn, "recon", recon);
-        const Input t = required(fn, "x", x);
+        const Input r = to_required_input(fn, "recon", recon);
+        const Input t = to_required_input(fn, "x", x);
         const ReconstructionOptions opt{parse_recon_kind(kind, fn),
                                         parse_reduction(reduction, fn)};
         LossOutputs o;
-        const Input go = upstream(fn, "grad_output", grad_output,
-                                  &o.grad_output, &o.grad_output_elementwise);
+        const Input go =
+            to_grad_output(fn, "grad_output", grad_output, &o.grad_output,
+                           &o.grad_output_elementwise);
         const bool none = opt.reduction == Reduction::kNone;
         nb::object out = alloc(none, batch_shape(r.view), r.view, &o.out);
         nb::object g = alloc(return_grad, r.view.shape, r.view, &o.grad_out);
@@ -206,12 +180,13 @@ void bind_generative(nb::module_& m) {
       [](nb::handle mu, nb::handle logvar, const std::string& reduction,
          bool return_grad, nb::handle grad_output) {
         constexpr std::string_view fn = "gaussian_kl_loss";
-        const Input a = required(fn, "mu", mu);
-        const Input b = required(fn, "logvar", logvar);
+        const Input a = to_required_input(fn, "mu", mu);
+        const Input b = to_required_input(fn, "logvar", logvar);
         const GaussianKlOptions opt{parse_reduction(reduction, fn)};
         GaussianKlOutputs o;
-        const Input go = upstream(fn, "grad_output", grad_output,
-                                  &o.grad_output, &o.grad_output_elementwise);
+        const Input go =
+            to_grad_output(fn, "grad_output", grad_output, &o.grad_output,
+                           &o.grad_output_elementwise);
         const bool none = opt.reduction == Reduction::kNone;
         nb::object out = alloc(none, batch_shape(a.view), a.view, &o.out);
         nb::object gm = alloc(return_grad, a.view.shape, a.view, &o.grad_mu);
@@ -246,15 +221,16 @@ void bind_generative(nb::module_& m) {
          const std::string& reduction, bool return_grad,
          nb::handle grad_output) {
         constexpr std::string_view fn = "vae_loss";
-        const Input r = required(fn, "recon", recon);
-        const Input t = required(fn, "x", x);
-        const Input a = required(fn, "mu", mu);
-        const Input b = required(fn, "logvar", logvar);
+        const Input r = to_required_input(fn, "recon", recon);
+        const Input t = to_required_input(fn, "x", x);
+        const Input a = to_required_input(fn, "mu", mu);
+        const Input b = to_required_input(fn, "logvar", logvar);
         const VaeOptions opt{parse_recon_kind(recon_kind, fn), beta,
                              parse_reduction(reduction, fn)};
         VaeOutputs o;
-        const Input go = upstream(fn, "grad_output", grad_output,
-                                  &o.grad_output, &o.grad_output_elementwise);
+        const Input go =
+            to_grad_output(fn, "grad_output", grad_output, &o.grad_output,
+                           &o.grad_output_elementwise);
         const bool none = opt.reduction == Reduction::kNone;
         nb::object out = alloc(none, batch_shape(r.view), r.view, &o.out);
         nb::object gr = alloc(return_grad, r.view.shape, r.view, &o.grad_recon);
@@ -295,13 +271,14 @@ void bind_generative(nb::module_& m) {
          double eps, const std::string& reduction, bool return_grad,
          nb::handle grad_output) {
         constexpr std::string_view fn = "gaussian_nll_loss";
-        const Input x = required(fn, "input", input);
-        const Input y = required(fn, "target", target);
-        const Input v = required(fn, "var", var);
+        const Input x = to_required_input(fn, "input", input);
+        const Input y = to_required_input(fn, "target", target);
+        const Input v = to_required_input(fn, "var", var);
         const GaussianNllOptions opt{full, eps, parse_reduction(reduction, fn)};
         GaussianNllOutputs o;
-        const Input go = upstream(fn, "grad_output", grad_output,
-                                  &o.grad_output, &o.grad_output_elementwise);
+        const Input go =
+            to_grad_output(fn, "grad_output", grad_output, &o.grad_output,
+                           &o.grad_output_elementwise);
         const bool none = opt.reduction == Reduction::kNone;
         nb::object out = alloc(none, x.view.shape, x.view, &o.out);
         nb::object gx = alloc(return_grad, x.view.shape, x.view, &o.grad_input);

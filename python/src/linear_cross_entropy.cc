@@ -65,15 +65,9 @@ nb::object run(nb::handle hidden, nb::handle weight, nb::handle target,
                               .logit_softcap = logit_softcap,
                               .chunk_tokens = chunk_tokens};
   LinearCrossEntropyOutputs out;
-  Input go;
-  if (!grad_output.is_none()) {
-    if (PyFloat_Check(grad_output.ptr()) || PyLong_Check(grad_output.ptr())) {
-      out.grad_output = nb::cast<double>(grad_output);
-    } else {
-      go = to_input(fn, "grad_output", grad_output);
-      out.grad_output_elementwise = go.view;
-    }
-  }
+  const Input go =
+      to_grad_output(fn, "grad_output", grad_output, &out.grad_output,
+                     &out.grad_output_elementwise);
   const DType dt = h.view.dtype;
   const bool typed = dt == DType::kFloat32 || dt == DType::kFloat64;
   nb::object out_obj, gh_obj, gw_obj, gb_obj;

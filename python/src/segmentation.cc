@@ -54,19 +54,9 @@ nb::object call_seg_loss(std::string_view fn, nb::handle input,
             eps,
             parse_reduction(reduction, fn)};
   LossOutputs outs;
-  Input go;
-  if (!grad_output.is_none()) {
-    if (PyFloat_Check(grad_output.ptr()) || PyLong_Check(grad_output.ptr())) {
-      outs.grad_output = nb::cast<double>(grad_output);
-    } else {
-      go = to_input(fn, "grad_output", grad_output);
-      if (go.view.shape.ndim() == 0) {
-        outs.grad_output = nb::cast<double>(nb::float_(grad_output));
-      } else {
-        outs.grad_output_elementwise = go.view;
-      }
-    }
-  }
+  const Input go =
+      to_grad_output(fn, "grad_output", grad_output, &outs.grad_output,
+                     &outs.grad_output_elementwise);
   const DType dt = x.view.dtype;
   const bool typed = (dt == DType::kFloat32 || dt == DType::kFloat64) &&
                      x.view.shape.ndim() >= 2;

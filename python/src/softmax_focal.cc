@@ -48,19 +48,9 @@ nb::object softmax_focal(nb::handle input, nb::handle target, nb::handle alpha,
     }
   }
   LossOutputs outs;
-  Input go;
-  if (!grad_output.is_none()) {
-    if (PyFloat_Check(grad_output.ptr()) || PyLong_Check(grad_output.ptr())) {
-      outs.grad_output = nb::cast<double>(grad_output);
-    } else {
-      go = to_input(fn, "grad_output", grad_output);
-      if (go.view.shape.ndim() == 0) {
-        outs.grad_output = nb::cast<double>(nb::float_(grad_output));
-      } else {
-        outs.grad_output_elementwise = go.view;
-      }
-    }
-  }
+  const Input go =
+      to_grad_output(fn, "grad_output", grad_output, &outs.grad_output,
+                     &outs.grad_output_elementwise);
   const Output out_arg = to_output(fn, "out", out);
   const Output grad_arg = to_output(fn, "grad_out", grad_out);
   const DType dt = x.view.dtype;
