@@ -3,18 +3,24 @@
 # missing: system packages with apt-get, Python packages into ./.venv.
 #   scripts/setup.sh          build + demo dependencies
 #   scripts/setup.sh --test   also the test oracles (PyTorch 2.13 CPU,
-#                             scikit-learn, hypothesis, pytest)
+#                             scikit-learn, hypothesis, pytest, xgboost-cpu,
+#                             lightgbm, ml_dtypes)
+#   scripts/setup.sh --fuzz   --test, plus clang/libFuzzer and atheris
+#                             (make fuzz, make fuzz-ci)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mode=base
 [[ "${1:-}" == "--test" ]] && mode=test
+[[ "${1:-}" == "--fuzz" ]] && mode=fuzz
 
 as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
 
 # --- system packages -------------------------------------------------------
 apt_pkgs=(libhwy-dev libgtest-dev libgmock-dev libbenchmark-dev libeigen3-dev
           libopenblas-dev pkg-config)
+# libFuzzer comes with clang's runtime library (Debian 12: clang 14).
+[[ $mode == fuzz ]] && apt_pkgs+=(clang libclang-rt-14-dev)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
@@ -50,11 +56,13 @@ fi
 build_deps=("numpy>=1.23" "scikit-build-core>=0.10" "nanobind>=2.4")
 # torch==2.13.0 is the oracle and benchmark baseline, never a runtime
 # dependency of losslab.
-# xgboost-cpu and lightgbm: the gradient-boosting integrations' oracles.
+# xgboost-cpu and lightgbm: the gradient-boosting integrations' oracles;
+# ml_dtypes: bfloat16 NumPy arrays for the half-precision tests.
 test_deps=("pytest>=7" "scikit-learn>=1.3" "hypothesis>=6" "torch==2.13.0"
-           "xgboost-cpu>=2.0" "lightgbm>=4.0")
+           "xgboost-cpu>=2.0" "lightgbm>=4.0" "ml_dtypes>=0.4")
 deps=("${build_deps[@]}")
-[[ $mode == test ]] && deps+=("${test_deps[@]}")
+[[ $mode == test || $mode == fuzz ]] && deps+=("${test_deps[@]}")
+[[ $mode == fuzz ]] && deps+=("atheris>=2.3")
 stamp=".venv/.losslab-$mode-$(printf '%s\n' "${deps[@]}" | sha1sum | cut -c1-12)"
 if [[ ! -f $stamp ]]; then
   echo "setup: installing Python packages into .venv: ${deps[*]}"
