@@ -317,6 +317,7 @@ struct SigmoidFocal {
 #endif
 
 #include "hwy/contrib/math/math-inl.h"
+#include "src/losses/math-inl.h"
 #include "hwy/highway.h"
 #include "src/losses/regression-inl.h"  // PropagateNaN, ExpIeee, LogIeee
 
@@ -346,7 +347,7 @@ struct BceLogitsV {
   using V = hn::Vec<D>;
   HWY_INLINE void operator()(D d, V x, V y, V& l, V& g, V& h,
                              bool want_h) const {
-    const V e = hn::Exp(d, hn::Neg(hn::Abs(x)));
+    const V e = ExpSafe(d, hn::Neg(hn::Abs(x)));
     V s, sn;
     SigmoidPair(d, x, e, s, sn);
     l = hn::Add(hn::Sub(hn::Max(x, hn::Zero(d)), hn::Mul(x, y)),
@@ -366,7 +367,7 @@ struct BceLogitsPosWV {
   HWY_INLINE void operator()(D d, V x, V y, V p, V& l, V& g, V& h,
                              bool want_h) const {
     const V zero = hn::Zero(d);
-    const V e = hn::Exp(d, hn::Neg(hn::Abs(x)));
+    const V e = ExpSafe(d, hn::Neg(hn::Abs(x)));
     V s, sn;
     SigmoidPair(d, x, e, s, sn);
     const V lp = hn::Log1p(d, e);
@@ -557,7 +558,7 @@ struct SigmoidFocalV {
   HWY_INLINE void operator()(D d, V x, V y, V& l, V& g, V& h,
                              bool want_h) const {
     const V zero = hn::Zero(d), one = hn::Set(d, 1);
-    const V e = hn::Exp(d, hn::Neg(hn::Abs(x)));
+    const V e = ExpSafe(d, hn::Neg(hn::Abs(x)));
     V s, sn;
     SigmoidPair(d, x, e, s, sn);
     const V lp = hn::Log1p(d, e);
@@ -583,10 +584,10 @@ struct SigmoidFocalV {
       const V b = hn::Sub(LogIeee(d, y), sp_pos);
       const V hi = hn::Max(a, b), lo = hn::Min(a, b);
       const V logm = hn::Add(
-          hi, hn::Log1p(d, hn::Exp(d, hn::Max(hn::Sub(lo, hi), lowest))));
+          hi, hn::Log1p(d, ExpSafe(d, hn::Max(hn::Sub(lo, hi), lowest))));
       const V vg = hn::Set(d, gamma);
-      const V mg = hn::Exp(d, hn::Max(hn::Mul(vg, logm), lowest));
-      const V r = hn::Exp(
+      const V mg = ExpSafe(d, hn::Max(hn::Mul(vg, logm), lowest));
+      const V r = ExpSafe(
           d, hn::Max(hn::Sub(hn::Sub(hn::Neg(sp_neg), sp_pos), logm), lowest));
       l = hn::Mul(ce, mg);
       const V k = hn::Sub(one, hn::Mul(hn::Set(d, 2), y));

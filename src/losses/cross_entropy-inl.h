@@ -160,6 +160,7 @@ inline void ce_blocks(const auto& c, int64_t b0, int64_t b1, double* partials) {
 #include <cstring>
 
 #include "hwy/contrib/math/math-inl.h"
+#include "src/losses/math-inl.h"
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -227,7 +228,7 @@ HWY_INLINE hn::TFromD<D> CeRow(D d, const detail::CeRowCall<hn::TFromD<D>>& c,
                  M mask) HWY_ATTR {
     const V v = hn::LoadU(d, zp);
     acc[j] =
-        hn::Add(acc[j], hn::IfThenElseZero(mask, hn::Exp(d, hn::Sub(v, vm))));
+        hn::Add(acc[j], hn::IfThenElseZero(mask, ExpSafe(d, hn::Sub(v, vm))));
     if (qp) {
       const V t = soft_weight(qp, wp);
       const M nz = hn::And(mask, hn::Ne(t, zero));
@@ -301,7 +302,7 @@ HWY_INLINE hn::TFromD<D> CeRow(D d, const detail::CeRowCall<hn::TFromD<D>>& c,
     const V vinv = hn::Set(d, inv_s), vA = hn::Set(d, A),
             vscale = hn::Set(d, scale);
     auto grad = [&](const T* zp, const T* wp, const T* qp, T* gp) HWY_ATTR {
-      const V p = hn::Mul(hn::Exp(d, hn::Sub(hn::LoadU(d, zp), vm)), vinv);
+      const V p = hn::Mul(ExpSafe(d, hn::Sub(hn::LoadU(d, zp), vm)), vinv);
       const V b = qp   ? soft_weight(qp, wp)
                   : wp ? hn::Mul(veps, hn::LoadU(d, wp))
                        : veps;
@@ -326,7 +327,7 @@ HWY_INLINE hn::TFromD<D> CeRow(D d, const detail::CeRowCall<hn::TFromD<D>>& c,
       std::memcpy(g + k, gb, size_t(t) * sizeof(T));
     }
     if (!q) {
-      const T p = hn::GetLane(hn::Exp(d, hn::Set(d, z[y] - m))) * inv_s;
+      const T p = hn::GetLane(ExpSafe(d, hn::Set(d, z[y] - m))) * inv_s;
       const T b = (c.w ? eps_c * c.w[y] : eps_c) + oy;
       g[y] = (p * A - b) * scale;
     }

@@ -98,6 +98,7 @@ void emb_axpy(T* y, T s, const T* x, int64_t d) {
 #include <cstring>
 
 #include "hwy/contrib/math/math-inl.h"
+#include "src/losses/math-inl.h"
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -118,7 +119,7 @@ HWY_INLINE V EmbAbsPow(D d, V x, V q) {
   const V max_log = hn::Set(d, T(std::log(std::numeric_limits<T>::max())));
   const V min_log = hn::Set(d, T(std::log(std::numeric_limits<T>::min())) -
                                    T(30));  // well into the denormals
-  V r = hn::Exp(d, hn::Min(hn::Max(e, min_log), max_log));
+  V r = ExpSafe(d, hn::Min(hn::Max(e, min_log), max_log));
   r = hn::IfThenElse(hn::Gt(e, max_log), inf, r);
   r = hn::IfThenZeroElse(hn::Lt(e, min_log), r);
   // |x| = 0 -> 0; |x| = inf -> inf (q > 0) or 0 (q < 0); NaN -> NaN.

@@ -81,6 +81,7 @@ void focal_hess(const FocalHessCall<T>& c, int64_t i0, int64_t i1) {
 #endif
 
 #include "hwy/contrib/math/math-inl.h"
+#include "src/losses/math-inl.h"
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -98,7 +99,7 @@ HWY_INLINE hn::Vec<D> FocalHessOne(D d, hn::Vec<D> x, hn::Vec<D> y,
   const V zero = hn::Zero(d), one = hn::Set(d, T(1)), two = hn::Set(d, T(2));
   const V lowest = hn::Set(d, hwy::LowestValue<T>());
   const V ninf = hn::Set(d, -std::numeric_limits<T>::infinity());
-  auto exp_ = [&](V v) HWY_ATTR { return hn::Exp(d, hn::Max(v, lowest)); };
+  auto exp_ = [&](V v) HWY_ATTR { return ExpSafe(d, hn::Max(v, lowest)); };
   auto log_ = [&](V v) HWY_ATTR {
     return hn::IfThenElse(hn::Gt(v, zero), hn::Log(d, v), ninf);
   };

@@ -46,6 +46,7 @@ struct GenHinge {
     l = m * std::max(u, T(0));
     g = u > T(0) ? m * s : T(0);
     h = T(0);
+    if (std::isnan(u)) l = g = u;  // a NaN logit propagates, as autograd
   }
 };
 
@@ -121,6 +122,7 @@ struct GenGaussNll {
 
 #include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
+#include "src/losses/math-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace losslab::HWY_NAMESPACE {
@@ -135,7 +137,7 @@ struct GenSoftplusV {
   HWY_INLINE void operator()(D d, V x, V, V& l, V& g, V& h, bool) const {
     const V zero = hn::Zero(d), one = hn::Set(d, T(1));
     const V z = hn::Mul(hn::Set(d, s), x);
-    const V e = hn::Exp(d, hn::Neg(hn::Abs(z)));
+    const V e = ExpSafe(d, hn::Neg(hn::Abs(z)));
     l = hn::Mul(hn::Set(d, m), hn::Add(hn::Max(z, zero), hn::Log1p(d, e)));
     const V r = hn::Div(one, hn::Add(one, e));
     g = hn::Mul(hn::Set(d, m * s),
@@ -156,6 +158,10 @@ struct GenHingeV {
     l = hn::Mul(hn::Set(d, m), hn::Max(u, zero));
     g = hn::IfThenElseZero(hn::Gt(u, zero), hn::Set(d, m * s));
     h = zero;
+    // Max and the compare drop a NaN logit; propagate it as the twin does.
+    const auto nan = hn::IsNaN(u);
+    l = hn::IfThenElse(nan, u, l);
+    g = hn::IfThenElse(nan, u, g);
   }
 };
 
@@ -197,7 +203,7 @@ struct GenKlLogvarV {
     const V max_log = hn::Set(d, T(std::log(std::numeric_limits<T>::max())));
     V em = hn::IfThenElse(hn::Gt(x, max_log),
                           hn::Set(d, std::numeric_limits<T>::infinity()),
-                          hn::Expm1(d, hn::Min(x, max_log)));
+                          Expm1Safe(d, hn::Min(x, max_log)));
     em = hn::IfThenElse(hn::IsNaN(x), x, em);
     const V half = hn::Set(d, T(0.5));
     l = hn::Mul(half, hn::Sub(em, x));

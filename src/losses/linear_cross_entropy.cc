@@ -237,6 +237,26 @@ double linear_cross_entropy(View hidden, View weight, View target,
     detail::require_same_shape(fn, "weight_per_class", o.weight_per_class.shape,
                                "vocabulary", vocab);
   }
+  if (o.chunk_tokens < 0) {
+    throw_value_error(fn + ": chunk_tokens=" + std::to_string(o.chunk_tokens) +
+                      " must be >= 0 (0 chooses the chunk size)");
+  }
+  if (o.weight_per_class.present() && o.weight_per_class.is_contiguous()) {
+    // Checked here so the message names this function and argument (the
+    // per-chunk cross_entropy would call it `weight`).
+    for (int64_t c = 0; c < weight.shape[0]; ++c) {
+      const double v = o.weight_per_class.dtype == DType::kFloat32
+                           ? double(o.weight_per_class.as<float>()[c])
+                           : o.weight_per_class.as<double>()[c];
+      if (!(v >= 0.0 && std::isfinite(v))) {
+        throw_value_error(fn +
+                          ": weight_per_class must be finite and >= 0; "
+                          "got " +
+                          detail::value_str(v) + " at index " +
+                          std::to_string(c));
+      }
+    }
+  }
   if (!(o.label_smoothing >= 0.0 && o.label_smoothing <= 1.0)) {
     throw_value_error(
         fn + ": label_smoothing=" + detail::value_str(o.label_smoothing) +

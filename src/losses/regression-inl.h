@@ -218,6 +218,7 @@ struct PoissonNll {
 #endif
 
 #include "hwy/contrib/math/math-inl.h"
+#include "src/losses/math-inl.h"
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -242,7 +243,7 @@ HWY_INLINE V ExpIeee(D d, V x) {
   const V max_log = hn::Set(d, T(std::log(std::numeric_limits<T>::max())));
   return hn::IfThenElse(hn::Gt(x, max_log),
                         hn::Set(d, std::numeric_limits<T>::infinity()),
-                        hn::Exp(d, hn::Min(x, max_log)));
+                        ExpSafe(d, hn::Min(x, max_log)));
 }
 template <class D, class V>
 HWY_INLINE V LogIeee(D d, V x) {
@@ -373,7 +374,7 @@ struct LogCoshV {
     const V dv = hn::Sub(x, y);
     const V a = hn::Abs(dv);
     const V m2a = hn::Mul(hn::Set(d, -2), a);
-    const V t = hn::Expm1(d, m2a);
+    const V t = Expm1Safe(d, m2a);
     const V th = hn::Div(hn::Neg(t), hn::Add(hn::Set(d, 2), t));
     const auto small = hn::Lt(a, one);
     // The small branch evaluates Log1p on (-0.58, 0]. Highway documents
@@ -386,7 +387,7 @@ struct LogCoshV {
         hn::Add(hn::Sub(a, hn::Set(d, std::numbers::ln2_v<T>)), lg));
     g = hn::CopySign(th, dv);
     if (want_h) {
-      const V e = hn::Exp(d, m2a);
+      const V e = ExpSafe(d, m2a);
       const V ope = hn::Add(one, e);
       h = hn::Div(hn::Mul(hn::Set(d, 4), e), hn::Mul(ope, ope));
     }

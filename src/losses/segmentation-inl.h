@@ -138,6 +138,7 @@ void seg_backward(const SegBwdCall<T>& c, int64_t b0, int64_t b1) {
 #include <cstring>
 
 #include "hwy/contrib/math/math-inl.h"
+#include "src/losses/math-inl.h"
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -162,7 +163,7 @@ HWY_INLINE void SegFwdPixels(D d, detail::SegAct act, const hn::TFromD<D>* x,
     const V zero = hn::Zero(d);
     for (int64_t k = 0; k < C; ++k) {
       const V z = hn::LoadU(d, x + k * S + s);
-      const V e = hn::Exp(d, hn::Neg(hn::Abs(z)));
+      const V e = ExpSafe(d, hn::Neg(hn::Abs(z)));
       const V r = hn::Div(one, hn::Add(one, e));
       const V q = hn::IfThenElse(hn::Ge(z, zero), r, hn::Mul(e, r));
       hn::StoreU(hn::Mul(q, v), d, p + k * S + s);
@@ -172,7 +173,7 @@ HWY_INLINE void SegFwdPixels(D d, detail::SegAct act, const hn::TFromD<D>* x,
     for (int64_t k = 1; k < C; ++k) m = hn::Max(m, hn::LoadU(d, x + k * S + s));
     V sum = hn::Zero(d);
     for (int64_t k = 0; k < C; ++k) {
-      const V e = hn::Exp(d, hn::Sub(hn::LoadU(d, x + k * S + s), m));
+      const V e = ExpSafe(d, hn::Sub(hn::LoadU(d, x + k * S + s), m));
       hn::StoreU(e, d, p + k * S + s);
       sum = hn::Add(sum, e);
     }

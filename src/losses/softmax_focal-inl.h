@@ -153,6 +153,7 @@ inline void softmax_focal_blocks(const auto& c, int64_t b0, int64_t b1,
 #include <cstring>
 
 #include "hwy/contrib/math/math-inl.h"
+#include "src/losses/math-inl.h"
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -217,7 +218,7 @@ HWY_INLINE hn::TFromD<D> SoftmaxFocalRow(
   };
   auto add = [&](const T* zp, int64_t o, size_t j, M mask) HWY_ATTR {
     const V e =
-        hn::IfThenElseZero(mask, hn::Exp(d, hn::Sub(hn::LoadU(d, zp), vm)));
+        hn::IfThenElseZero(mask, ExpSafe(d, hn::Sub(hn::LoadU(d, zp), vm)));
     acc[j] = hn::Add(acc[j], e);
     if (focal) acco[j] = hn::Add(acco[j], hn::IfThenElseZero(not_y(o), e));
   };
@@ -249,7 +250,7 @@ HWY_INLINE hn::TFromD<D> SoftmaxFocalRow(
       hn::Store(acco[j], d, lanes + j * size_t(N));
     }
     so = T(detail::combine_lanes(lanes));
-    ey = hn::GetLane(hn::Exp(d, hn::Set(d, z[y] - m)));
+    ey = hn::GetLane(ExpSafe(d, hn::Set(d, z[y] - m)));
   }
   const T a = c.alpha ? c.alpha[y] : c.alpha_all;
   T l, G;
@@ -262,7 +263,7 @@ HWY_INLINE hn::TFromD<D> SoftmaxFocalRow(
     const V vinv = hn::Set(d, inv_s), vG = hn::Set(d, G),
             vscale = hn::Set(d, scale);
     auto grad = [&](const T* zp, T* gp) HWY_ATTR {
-      const V p = hn::Mul(hn::Exp(d, hn::Sub(hn::LoadU(d, zp), vm)), vinv);
+      const V p = hn::Mul(ExpSafe(d, hn::Sub(hn::LoadU(d, zp), vm)), vinv);
       hn::StoreU(hn::Mul(hn::Sub(hn::Mul(p, vG), zero), vscale), d, gp);
     };
     k = 0;
@@ -275,7 +276,7 @@ HWY_INLINE hn::TFromD<D> SoftmaxFocalRow(
       grad(zb, gb);
       std::memcpy(g + k, gb, size_t(t) * sizeof(T));
     }
-    const T p = hn::GetLane(hn::Exp(d, hn::Set(d, z[y] - m))) * inv_s;
+    const T p = hn::GetLane(ExpSafe(d, hn::Set(d, z[y] - m))) * inv_s;
     g[y] = (p * G - G) * scale;
   }
   return l;
