@@ -17,6 +17,7 @@
 #endif
 
 #include <cmath>
+#include <cstdint>
 #include <limits>
 
 #include "hwy/contrib/math/math-inl.h"
@@ -64,6 +65,34 @@ HWY_INLINE V Expm1Safe(D d, V x) {
   namespace hn = hwy::HWY_NAMESPACE;
   const V y = hn::Expm1(d, math_detail::ClampExpArg(d, x));
   return math_detail::SelectEdges(d, x, y, hn::Set(d, -1));
+}
+
+// Pass 1 of the softmax row kernels (cross_entropy, softmax_focal_loss): the
+// maximum of z[0, C) into *max_out, and whether any entry is NaN.
+template <class D>
+HWY_INLINE bool RowMaxAndNaN(D d, const hwy::HWY_NAMESPACE::TFromD<D>* z,
+                             int64_t C,
+                             hwy::HWY_NAMESPACE::TFromD<D>* max_out) {
+  namespace hn = hwy::HWY_NAMESPACE;
+  using T = hn::TFromD<D>;
+  using V = hn::Vec<D>;
+  const int64_t N = int64_t(hn::Lanes(d));
+  V vmax = hn::Set(d, -std::numeric_limits<T>::infinity());
+  auto nanm = hn::FirstN(d, 0);
+  int64_t k = 0;
+  for (; k + N <= C; k += N) {
+    const V v = hn::LoadU(d, z + k);
+    vmax = hn::Max(vmax, v);
+    nanm = hn::Or(nanm, hn::Ne(v, v));
+  }
+  T m = hn::GetLane(hn::MaxOfLanes(d, vmax));
+  bool nan = !hn::AllFalse(d, nanm);
+  for (; k < C; ++k) {
+    m = z[k] > m ? z[k] : m;
+    nan = nan || z[k] != z[k];
+  }
+  *max_out = m;
+  return nan;
 }
 
 }  // namespace losslab::HWY_NAMESPACE

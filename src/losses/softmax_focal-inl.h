@@ -153,8 +153,8 @@ inline void softmax_focal_blocks(const auto& c, int64_t b0, int64_t b1,
 #include <cstring>
 
 #include "hwy/contrib/math/math-inl.h"
-#include "src/losses/math-inl.h"
 #include "hwy/highway.h"
+#include "src/losses/math-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace losslab::HWY_NAMESPACE {
@@ -183,20 +183,8 @@ HWY_INLINE hn::TFromD<D> SoftmaxFocalRow(
   }
 
   // Pass 1: row max and NaN detection.
-  V vmax = hn::Set(d, -inf);
-  M nanm = hn::FirstN(d, 0);
-  int64_t k = 0;
-  for (; k + N <= C; k += N) {
-    const V v = hn::LoadU(d, z + k);
-    vmax = hn::Max(vmax, v);
-    nanm = hn::Or(nanm, hn::Ne(v, v));
-  }
-  T m = hn::GetLane(hn::MaxOfLanes(d, vmax));
-  bool nan = !hn::AllFalse(d, nanm);
-  for (; k < C; ++k) {
-    m = z[k] > m ? z[k] : m;
-    nan = nan || z[k] != z[k];
-  }
+  T m;
+  const bool nan = RowMaxAndNaN(d, z, C, &m);
   if (nan || !(m < inf) || !(m > -inf)) {
     const T qn = std::numeric_limits<T>::quiet_NaN();
     if (g) std::fill(g, g + C, qn);
@@ -222,7 +210,7 @@ HWY_INLINE hn::TFromD<D> SoftmaxFocalRow(
     acc[j] = hn::Add(acc[j], e);
     if (focal) acco[j] = hn::Add(acco[j], hn::IfThenElseZero(not_y(o), e));
   };
-  k = 0;
+  int64_t k = 0;
   for (; k + kL <= C; k += kL) {
     for (size_t j = 0; j < nv; ++j) {
       const int64_t o = k + int64_t(j) * N;
