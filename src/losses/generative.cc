@@ -482,8 +482,10 @@ VaeResult vae_loss(View recon, View x, View mu, View logvar,
                    o.grad_output_elementwise);
   detail::check_output(fn, "grad_recon", o.grad_recon, recon.shape,
                        recon.dtype);
-  check_kl_args(fn, mu, logvar, opt.reduction, {}, o.grad_mu, o.grad_logvar,
-                o.grad_output, {});
+  // The per-sample totals (kNone) are checked against the batch like the KL
+  // term's own output would be.
+  check_kl_args(fn, mu, logvar, opt.reduction, o.out, o.grad_mu,
+                o.grad_logvar, o.grad_output, o.grad_output_elementwise);
   detail::require_same_dtype(fn, "mu", mu, "recon", recon.dtype);
   if (mu.shape[0] != recon.shape[0]) {
     throw_value_error(std::string(fn) + ": mu shape " + mu.shape.str() +
