@@ -21,6 +21,8 @@ apt_pkgs=(libhwy-dev libgtest-dev libgmock-dev libbenchmark-dev libeigen3-dev
           libopenblas-dev pkg-config)
 # libFuzzer comes with clang's runtime library (Debian 12: clang 14).
 [[ $mode == fuzz ]] && apt_pkgs+=(clang libclang-rt-14-dev)
+# Headless Chromium renders the compare report in the CLI's end-to-end test.
+[[ $mode == test ]] && apt_pkgs+=(chromium)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
@@ -53,7 +55,9 @@ fi
 
 # --- Python virtual environment --------------------------------------------
 [[ -x .venv/bin/python ]] || python3 -m venv .venv
-build_deps=("numpy>=1.23" "scikit-build-core>=0.10" "nanobind>=2.4")
+# matplotlib draws the CLI's figures (a runtime dependency of losslab).
+build_deps=("numpy>=1.23" "matplotlib>=3.5" "scikit-build-core>=0.10"
+            "nanobind>=2.4")
 # torch==2.13.0 is the oracle and benchmark baseline, never a runtime
 # dependency of losslab.
 # xgboost-cpu and lightgbm: the gradient-boosting integrations' oracles;
