@@ -13,7 +13,7 @@ from losslab import _core
 from losslab._core import *  # noqa: F401,F403  (every loss, metric and setting)
 from losslab._core import __version__
 from losslab._gradcheck import GradcheckResult, gradcheck
-from losslab import nn, optim  # noqa: E402  (the training engine's Python API)
+from losslab import models, nn, optim  # noqa: E402  (the training engine's Python API)
 from losslab.train import History, fit, trainable_losses
 
 REGRESSION_LOSSES = (
