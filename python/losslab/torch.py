@@ -5,7 +5,9 @@ here as a function backed by :class:`torch.autograd.Function` and as an
 ``nn.Module``; :func:`linear_cross_entropy` has its own autograd function
 with gradients for hidden, weight and bias. Tensors cross into losslab
 through DLPack and the results come back through ``torch.from_numpy``: no
-copies either way. Where PyTorch has the loss, the function is a drop-in for
+copies either way. float32, float64 and, for the losses whose kernels take
+them, bfloat16 and float16 tensors go in; values and gradients come back in
+the input's dtype. Where PyTorch has the loss, the function is a drop-in for
 ``torch.nn.functional`` (same name, same semantics, same defaults)::
 
     import losslab.torch as LT
@@ -18,6 +20,12 @@ for "mean"/"sum", one value per loss element for "none"). Gradients with
 respect to targets (or class weights) are not provided: a target that
 requires grad is an error, not a silent zero. (For ``kl_divergence(p, q)``
 the gradient is with respect to ``q``, and ``p`` is the fixed argument.)
+
+Inside torch.distributed: :func:`vocab_parallel_cross_entropy` (logits split
+over the vocabulary across ranks, Megatron-LM style) and
+:func:`loss_sum_count` ((weighted sum, weight sum) pairs that micro-batches
+and ranks add up to the exact global mean); both live in
+:mod:`losslab.distributed`.
 """
 
 from __future__ import annotations
@@ -26,18 +34,45 @@ import numpy as np
 import torch
 
 import losslab as _ll
+from losslab.distributed import _to_torch, loss_sum_count, vocab_parallel_cross_entropy
 
-__all__ = ["linear_cross_entropy", "LinearCrossEntropyLoss"]
+__all__ = ["linear_cross_entropy", "LinearCrossEntropyLoss", "loss_sum_count",
+           "vocab_parallel_cross_entropy"]
 
 
 def _as_tensor(value, like: torch.Tensor) -> torch.Tensor:
+    """A losslab result as a tensor: arrays (float16, ml_dtypes bfloat16
+    included) share their memory; a reduced value becomes a 0-d tensor of the
+    input's dtype (bfloat16 in, bfloat16 out, as torch does)."""
     if isinstance(value, np.ndarray):
-        return torch.from_numpy(value)
+        return _to_torch(value)
     return torch.tensor(value, dtype=like.dtype)
 
 
 def _detach(v):
     return v.detach() if torch.is_tensor(v) else v
+
+
+_HALF = (torch.bfloat16, torch.float16)
+
+
+def _loss_and_grad(fn, a, b, diff, reduction, kwargs):
+    """The loss and its gradient (a tensor). For bfloat16 / float16 input the
+    kernel writes the gradient in float32 (it computes in float32), so the
+    backward pass rounds it to the input dtype once, after the upstream
+    gradient; a loss whose kernel does not take a float32 grad_out for half
+    input returns it in the input dtype."""
+    if diff.dtype in _HALF:
+        buf = torch.empty(diff.shape, dtype=torch.float32)
+        try:
+            loss, _ = fn(a, b, reduction=reduction, return_grad=True, grad_out=buf,
+                         **kwargs)
+            return loss, buf
+        except (TypeError, ValueError) as e:
+            if "grad_out" not in str(e):
+                raise
+    loss, grad = fn(a, b, reduction=reduction, return_grad=True, **kwargs)
+    return loss, _to_torch(grad)
 
 
 class _InputTargetLoss(torch.autograd.Function):
@@ -49,10 +84,11 @@ class _InputTargetLoss(torch.autograd.Function):
         fn = getattr(_ll, name)
         kwargs = {k: _detach(v) for k, v in options}
         diff = (a, b)[wrt]
+        ctx.half = diff.dtype if diff.dtype in _HALF else None
         if diff.requires_grad:
-            loss, grad = fn(a.detach(), b.detach(), reduction=reduction,
-                            return_grad=True, **kwargs)
-            ctx.save_for_backward(torch.from_numpy(grad))
+            loss, grad = _loss_and_grad(fn, a.detach(), b.detach(), diff, reduction,
+                                        kwargs)
+            ctx.save_for_backward(grad)
         else:
             loss = fn(a.detach(), b.detach(), reduction=reduction, **kwargs)
         ctx.reduction = reduction
@@ -69,7 +105,12 @@ class _InputTargetLoss(torch.autograd.Function):
             dim = grad.dim() - 1 if ctx.wrt == 1 else (1 if grad.dim() > 1 else 0)
             grad_output = grad_output.unsqueeze(dim)
         grads = [None, None]
-        grads[ctx.wrt] = grad * grad_output
+        if grad.dtype == torch.float32 and ctx.half is not None:
+            # Half input: the float32 gradient times the upstream gradient,
+            # rounded to the input dtype once.
+            grads[ctx.wrt] = (grad * grad_output.float()).to(ctx.half)
+        else:
+            grads[ctx.wrt] = grad * grad_output
         return grads[0], grads[1], None, None, None, None
 
 
@@ -184,7 +225,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
             bias is not None and bias.requires_grad)
         if need and ctx.reduction != "none":
             loss, grads = _ll.linear_cross_entropy(*args, bias=b, return_grad=True, **kwargs)
-            ctx.save_for_backward(*[torch.from_numpy(g) for g in grads])
+            ctx.save_for_backward(*[_to_torch(g) for g in grads])
         else:
             loss = _ll.linear_cross_entropy(*args, bias=b, **kwargs)
             if need:
@@ -200,7 +241,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
             go = grad_output.detach().to(args[0].dtype).contiguous()
             _, grads = _ll.linear_cross_entropy(*args, bias=b, return_grad=True,
                                                 grad_output=go, **kwargs)
-            grads = [torch.from_numpy(g) for g in grads]
+            grads = [_to_torch(g) for g in grads]
         else:
             grads = [g * grad_output for g in ctx.saved_tensors]
         gb = grads[2] if ctx.has_bias else None
