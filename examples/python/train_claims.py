@@ -7,9 +7,13 @@
     l1 with the partial-sale outliers in training;
 (c) Lending Club: precision / recall / F1 at 0.5 and PR-AUC for BCE,
     class-weighted BCE and sigmoid focal loss;
-(d) Ames: coverage of the (0.1, 0.9) quantile interval.
-The pytest versions (one seed each) are in tests/python/test_train.py; the
-figures are recorded in docs/training.md.
+(d) Ames: coverage of the (0.1, 0.9) quantile interval;
+(e) MNIST 8k/2k: MLP + cross_entropy and multi_margin_loss accuracy;
+(f) brain MRI: held-out Dice of per-pixel patch models trained with BCE,
+    Dice and Dice+CE, per held-out slice.
+The pytest versions (one seed each) are in tests/python/test_train.py and
+tests/python/test_train_claims_more.py; the figures are recorded in
+docs/training.md. ``--only e,f`` runs a subset.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from losslab.train import fit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "python"))
 from test_train import _ames, _digits, _lending_club  # noqa: E402  (the same data preparation)
+from test_train_claims_more import BRAIN_TEST_SLICES, _brain, brain_features  # noqa: E402
 
 SEEDS = range(5)
 
@@ -88,7 +93,50 @@ def lending():
         print(f"(c) Lending Club {name:13s} precision {prec:.3f} recall {rec:.3f} F1 {f1:.3f} PR-AUC {ap:.3f}")
 
 
+def mnist():
+    raw = np.loadtxt(Path(__file__).resolve().parents[2] / "data" / "mnist_10k.csv.gz", delimiter=",",
+                     skiprows=1, dtype=np.float32)
+    for loss in ["cross_entropy", "multi_margin_loss"]:
+        accs = []
+        for s in SEEDS:
+            perm = np.random.default_rng(s).permutation(len(raw))
+            x, y = raw[perm, 1:] / 255.0, raw[perm, 0].astype(np.int64)
+            m = lnn.MLP(784, [256], 10, seed=s)
+            fit(m, x[:8000], y[:8000], loss=loss, optimizer=lopt.Adam(m, lr=2e-3), epochs=15, batch_size=64, seed=s)
+            accs.append(float(np.mean(np.argmax(m.predict(x[8000:]), 1) == y[8000:])))
+        print(f"(e) MNIST {loss:17s} accuracy per seed {np.round(accs, 4).tolist()} (mean {np.mean(accs):.4f})")
+
+
+def brain():
+    data = _brain()
+    train_k = [k for k in data if k not in BRAIN_TEST_SLICES]
+    x = np.concatenate([brain_features(data[k][0]) for k in train_k])
+    y = np.concatenate([data[k][1].ravel() for k in train_k]).astype(np.float32)
+    share = {k: float(data[k][1].mean()) for k in BRAIN_TEST_SLICES}
+    print(f"(f) brain held-out slices {BRAIN_TEST_SLICES}, foreground share "
+          f"{ {k: round(v, 3) for k, v in share.items()} }")
+    for loss in ["binary_cross_entropy_with_logits", "dice_loss", "dice_cross_entropy_loss"]:
+        pooled, per = [], {k: [] for k in BRAIN_TEST_SLICES}
+        for s in SEEDS:
+            sub = np.random.default_rng(s).choice(len(y), 80000, replace=False)
+            m = lnn.MLP(x.shape[1], [32], 1, seed=s)
+            fit(m, x[sub], y[sub], loss=loss, optimizer=lopt.Adam(m, lr=3e-3), epochs=15, batch_size=256, seed=s)
+            ps, ts = [], []
+            for k in BRAIN_TEST_SLICES:
+                pr = (m.predict(brain_features(data[k][0]))[:, 0] > 0).astype(np.int64)
+                tr = data[k][1].ravel().astype(np.int64)
+                per[k].append(losslab.dice_score(pr, tr))
+                ps.append(pr)
+                ts.append(tr)
+            pooled.append(losslab.dice_score(np.concatenate(ps), np.concatenate(ts)))
+        print(f"(f) brain {loss:33s} held-out Dice mean {np.mean(pooled):.4f} (min {min(pooled):.4f}); "
+              f"per slice mean { {k: round(float(np.mean(v)), 4) for k, v in per.items()} }")
+
+
 if __name__ == "__main__":
-    digits()
-    ames()
-    lending()
+    only = None
+    if len(sys.argv) > 2 and sys.argv[1] == "--only":
+        only = set(sys.argv[2].split(","))
+    for key, fn in [("a", digits), ("b", ames), ("c", lending), ("e", mnist), ("f", brain)]:
+        if only is None or key in only or (key == "b" and "d" in only):
+            fn()

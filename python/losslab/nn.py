@@ -28,6 +28,8 @@ __all__ = [
     "Sequential",
     "MLP",
     "load",
+    "load_checkpoint",
+    "round_to_precision",
 ]
 
 
@@ -143,6 +145,17 @@ class Sequential:
         ``gradients()`` and returns dL/dx."""
         return self._impl.backward(grad_output)
 
+    @property
+    def precision(self) -> str:
+        """Compute precision of forward / backward: "fp32", "bf16" or "fp16"
+        (float32 master weights; half precision rounds the weights, every
+        activation and every gradient: docs/training.md). ``fit`` sets it."""
+        return self._impl.precision
+
+    @precision.setter
+    def precision(self, value: str) -> None:
+        self._impl.precision = str(value)
+
     # --- parameters -----------------------------------------------------
     def parameters(self) -> np.ndarray:
         """A copy of the flat float32 parameter vector."""
@@ -192,9 +205,18 @@ class Sequential:
         self.set_parameters(p)
 
     # --- checkpoints ----------------------------------------------------
-    def save(self, path, optimizer=None) -> None:
-        """Atomic binary checkpoint of the model (and optimizer state)."""
-        _core._train_save(str(path), self._impl, None if optimizer is None else optimizer._impl)
+    def save(self, path, optimizer=None, *, scaler=None, schedule=None) -> None:
+        """Atomic binary checkpoint of the model (with its precision), and
+        optionally the optimizer state, a GradScaler's state and a schedule
+        (``losslab.optim.schedule(...)``; its position is the optimizer's
+        step count)."""
+        _core._train_save(
+            str(path),
+            self._impl,
+            None if optimizer is None else optimizer._impl,
+            None if scaler is None else scaler._impl,
+            None if schedule is None else dict(schedule),
+        )
 
     def __repr__(self):
         parts = []
@@ -244,12 +266,30 @@ def load(path, with_optimizer: bool = False):
     """Loads a checkpoint written by ``Sequential.save``. Returns the model,
     or (model, optimizer or None) with with_optimizer=True. A truncated,
     corrupt or foreign file raises ValueError saying what is wrong."""
-    impl, opt_impl = _core._train_load(str(path))
-    model = Sequential(_impl=impl)
+    ck = load_checkpoint(path)
     if not with_optimizer:
-        return model
-    if opt_impl is None:
-        return model, None
-    from .optim import Optimizer
+        return ck["model"]
+    return ck["model"], ck["optimizer"]
 
-    return model, Optimizer._from_impl(model, opt_impl)
+
+def load_checkpoint(path) -> dict:
+    """Everything a checkpoint holds: {"model", "optimizer", "scaler",
+    "schedule", "precision"} (absent parts are None). Reads versions 1 and 2;
+    a truncated, corrupt or foreign file raises ValueError."""
+    impl, opt_impl, scaler_impl, sched = _core._train_load(str(path))
+    model = Sequential(_impl=impl)
+    from .optim import GradScaler, Optimizer
+
+    return {
+        "model": model,
+        "optimizer": None if opt_impl is None else Optimizer._from_impl(model, opt_impl),
+        "scaler": None if scaler_impl is None else GradScaler(_impl=scaler_impl),
+        "schedule": None if sched is None else dict(sched),
+        "precision": model.precision,
+    }
+
+
+def round_to_precision(x, precision: str) -> np.ndarray:
+    """x (any shape, float) rounded to the "bf16" / "fp16" grid, flattened,
+    as float32: the rounding the engine applies in half precision."""
+    return _core._train_round(x, precision)

@@ -23,6 +23,7 @@ __all__ = [
     "clip_grad_value_",
     "schedule",
     "scheduled_lr",
+    "GradScaler",
 ]
 
 _DEFAULTS = dict(
@@ -176,3 +177,69 @@ def schedule(
 def scheduled_lr(base_lr: float, sched: dict, step: int) -> float:
     """The learning rate of optimizer step ``step`` (0-based) under ``sched``."""
     return _core._train_scheduled_lr(float(base_lr), sched or {}, int(step))
+
+
+class GradScaler:
+    """Loss scaling with torch.amp.GradScaler's semantics (``fit(...,
+    loss_scale=scaler)`` uses it and updates it in place; checkpoints save it).
+
+    Each step the loss (hence dL/doutput) is multiplied by ``scale`` before
+    the backward pass and the gradients by float32(1 / scale) after it; a
+    step with an inf/NaN gradient is skipped and halves the scale
+    (``backoff_factor``), ``growth_interval`` clean steps in a row double it
+    (``growth_factor``). ``dynamic=False`` keeps ``init_scale`` fixed (a static
+    loss scale). The scale is float32, as torch's.
+    """
+
+    def __init__(
+        self,
+        init_scale: float = 2.0**16,
+        growth_factor: float = 2.0,
+        backoff_factor: float = 0.5,
+        growth_interval: int = 2000,
+        *,
+        dynamic: bool = True,
+        _impl=None,
+    ):
+        if _impl is not None:
+            self._impl = _impl
+            return
+        self._impl = _core._TrainGradScaler(
+            "dynamic" if dynamic else "static",
+            float(init_scale),
+            float(growth_factor),
+            float(backoff_factor),
+            int(growth_interval),
+        )
+
+    @property
+    def scale(self) -> float:
+        """The current loss scale (torch: ``get_scale()``)."""
+        return self._impl.scale
+
+    def get_scale(self) -> float:
+        return self._impl.scale
+
+    @property
+    def growth_tracker(self) -> int:
+        """Clean steps since the last change of the scale."""
+        return self._impl.growth_tracker
+
+    @property
+    def skipped_steps(self) -> int:
+        """Steps skipped for inf/NaN gradients while this scaler was in use."""
+        return self._impl.skipped_steps
+
+    @property
+    def options(self) -> dict:
+        return self._impl.options
+
+    def update(self, found_inf: bool) -> None:
+        """One step of torch's ``_amp_update_scale_`` rule."""
+        self._impl.update(bool(found_inf))
+
+    def __repr__(self):
+        return (
+            f"GradScaler(scale={self.scale}, growth_tracker={self.growth_tracker}, "
+            f"skipped_steps={self.skipped_steps})"
+        )

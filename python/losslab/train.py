@@ -21,13 +21,19 @@ __all__ = ["fit", "History", "trainable_losses"]
 
 class History:
     """Per-epoch logs: ``history.epochs`` is a list of dicts (epoch, lr,
-    train_loss, val_loss, train_<metric>, val_<metric>); ``history[key]`` is
-    the list of one key; ``best_epoch`` (1-based) and ``stopped_early``."""
+    train_loss, val_loss, skipped_steps, loss_scale, underflow_fraction,
+    train_<metric>, val_<metric>); ``history[key]`` is the list of one key;
+    ``best_epoch`` (1-based), ``stopped_early``, ``skipped_steps`` (steps
+    skipped for inf/NaN in this fit), ``loss_scale`` (the final scale) and
+    ``scaler`` (the GradScaler used, or None)."""
 
-    def __init__(self, epochs, best_epoch, stopped_early):
+    def __init__(self, epochs, best_epoch, stopped_early, skipped_steps=0, loss_scale=1.0, scaler=None):
         self.epochs = list(epochs)
         self.best_epoch = int(best_epoch)
         self.stopped_early = bool(stopped_early)
+        self.skipped_steps = int(skipped_steps)
+        self.loss_scale = float(loss_scale)
+        self.scaler = scaler
 
     def __getitem__(self, key):
         return [e[key] for e in self.epochs]
@@ -87,6 +93,8 @@ def fit(
     schedule=None,
     seed: int = 0,
     callback=None,
+    precision: str = "fp32",
+    loss_scale="auto",
 ) -> History:
     """Trains ``model`` in place and returns a :class:`History`.
 
@@ -102,6 +110,16 @@ def fit(
     clip_grad_value as torch.nn.utils. schedule: losslab.optim.schedule(...),
     over optimizer steps. callback(log_dict) after each epoch; returning False
     stops. optimizer defaults to Adam(model, lr=1e-3).
+
+    precision: "fp32", "bf16" or "fp16": float32 master weights, a
+    half-precision forward / backward emulated by rounding (docs/training.md);
+    it stays set on the model. loss_scale: "dynamic" (torch.amp.GradScaler:
+    2^16, x2 after 2000 clean steps, x0.5 and a skipped step on inf/NaN), a
+    number (a static scale), None (no scaling), a losslab.optim.GradScaler
+    (its state carries on and is updated in place), or "auto" (the default:
+    "dynamic" for fp16, None otherwise). In every precision a step whose
+    output, loss or gradient is inf/NaN is skipped and counted
+    (``skipped_steps``).
     """
     if optimizer is None:
         from .optim import Adam
@@ -118,7 +136,8 @@ def fit(
         vw = validation[2] if len(validation) == 3 else None
     if isinstance(metrics, str):
         metrics = [metrics]
-    logs, best, stopped = _core._train_fit(
+    scaler = _make_scaler(loss_scale, precision)
+    logs, best, stopped, skipped, final_scale = _core._train_fit(
         model._impl,
         optimizer._impl,
         loss,
@@ -146,5 +165,29 @@ def fit(
         float(min_delta),
         bool(restore_best),
         callback,
+        str(precision),
+        None if scaler is None else scaler._impl,
     )
-    return History(logs, best, stopped)
+    return History(logs, best, stopped, skipped, final_scale, scaler)
+
+
+def _make_scaler(loss_scale, precision):
+    from .optim import GradScaler
+
+    if isinstance(loss_scale, GradScaler):
+        return loss_scale
+    if isinstance(loss_scale, str):
+        if loss_scale == "auto":
+            return GradScaler() if precision == "fp16" else None
+        if loss_scale == "dynamic":
+            return GradScaler()
+        raise ValueError(
+            f"fit: loss_scale={loss_scale!r} is not known; use 'dynamic', 'auto', a number, None or a GradScaler"
+        )
+    if loss_scale is None:
+        return None
+    if isinstance(loss_scale, (int, float)) and not isinstance(loss_scale, bool):
+        return GradScaler(float(loss_scale), dynamic=False)
+    raise TypeError(
+        f"fit: loss_scale must be 'dynamic', 'auto', a number, None or a GradScaler; got {type(loss_scale).__name__}"
+    )

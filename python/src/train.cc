@@ -182,6 +182,57 @@ std::vector<float> train_read_floats(std::string_view fn, std::string_view arg,
   return v;
 }
 
+train::Precision train_precision(const std::string& s) {
+  if (s == "fp32") return train::Precision::kFp32;
+  if (s == "bf16") return train::Precision::kBf16;
+  if (s == "fp16") return train::Precision::kFp16;
+  throw_value_error("precision '" + s +
+                    "' is not known; use 'fp32', 'bf16' or 'fp16'");
+}
+
+train::LossScaleKind train_scale_kind(const std::string& s) {
+  if (s == "none") return train::LossScaleKind::kNone;
+  if (s == "static") return train::LossScaleKind::kStatic;
+  if (s == "dynamic") return train::LossScaleKind::kDynamic;
+  throw_value_error("GradScaler: kind '" + s +
+                    "' is not known; use 'dynamic', 'static' or 'none'");
+}
+
+std::string train_scale_kind_str(train::LossScaleKind k) {
+  switch (k) {
+    case train::LossScaleKind::kNone:
+      return "none";
+    case train::LossScaleKind::kStatic:
+      return "static";
+    case train::LossScaleKind::kDynamic:
+      return "dynamic";
+  }
+  return "?";
+}
+
+std::map<std::string, double> train_schedule_dict(const train::Schedule& s) {
+  return {{"kind", static_cast<double>(s.kind)},
+          {"warmup_steps", static_cast<double>(s.warmup_steps)},
+          {"warmup_start_factor", s.warmup_start_factor},
+          {"step_size", static_cast<double>(s.step_size)},
+          {"gamma", s.gamma},
+          {"t_max", static_cast<double>(s.t_max)},
+          {"eta_min", s.eta_min}};
+}
+
+nb::dict train_log_dict(const train::EpochLog& log) {
+  nb::dict d;
+  d["epoch"] = log.epoch;
+  d["lr"] = log.lr;
+  d["train_loss"] = log.train_loss;
+  d["val_loss"] = log.val_loss;
+  d["skipped_steps"] = log.skipped_steps;
+  d["loss_scale"] = log.loss_scale;
+  d["underflow_fraction"] = log.underflow_fraction;
+  for (const auto& [k, v] : log.metrics) d[k.c_str()] = v;
+  return d;
+}
+
 nb::dict train_options_dict(const OptimizerOptions& o) {
   nb::dict d;
   d["kind"] = train_opt_str(o.kind);
@@ -226,6 +277,14 @@ void bind_train(nb::module_& m) {
                      }
                      return out;
                    })
+      .def_prop_rw(
+          "precision",
+          [](const Sequential& s) {
+            return std::string(train::precision_name(s.precision()));
+          },
+          [](Sequential& s, const std::string& p) {
+            s.set_precision(train_precision(p));
+          })
       .def("parameter_offset", &Sequential::parameter_offset)
       .def("get_parameters",
            [](const Sequential& s) {
@@ -386,6 +445,50 @@ void bind_train(nb::module_& m) {
           },
           nb::arg("params").noconvert(), nb::arg("grads"), nb::arg("lr"));
 
+  nb::class_<train::GradScaler>(m, "_TrainGradScaler")
+      .def(
+          "__init__",
+          [](train::GradScaler* self, const std::string& kind,
+             double init_scale, double growth_factor, double backoff_factor,
+             int64_t growth_interval) {
+            new (self) train::GradScaler({.kind = train_scale_kind(kind),
+                                          .init_scale = init_scale,
+                                          .growth_factor = growth_factor,
+                                          .backoff_factor = backoff_factor,
+                                          .growth_interval = growth_interval});
+          },
+          nb::arg("kind"), nb::arg("init_scale"), nb::arg("growth_factor"),
+          nb::arg("backoff_factor"), nb::arg("growth_interval"))
+      .def_prop_ro("scale", &train::GradScaler::scale)
+      .def_prop_ro("growth_tracker", &train::GradScaler::growth_tracker)
+      .def_prop_ro("skipped_steps", &train::GradScaler::skipped_steps)
+      .def_prop_ro("options",
+                   [](const train::GradScaler& g) {
+                     nb::dict d;
+                     d["kind"] = train_scale_kind_str(g.options().kind);
+                     d["init_scale"] = g.options().init_scale;
+                     d["growth_factor"] = g.options().growth_factor;
+                     d["backoff_factor"] = g.options().backoff_factor;
+                     d["growth_interval"] = g.options().growth_interval;
+                     return d;
+                   })
+      .def("update", &train::GradScaler::update, nb::arg("found_inf"))
+      .def("set_state", &train::GradScaler::set_state, nb::arg("scale"),
+           nb::arg("growth_tracker"), nb::arg("skipped_steps"));
+
+  m.def(
+      "_train_round",
+      [](nb::handle x, const std::string& precision) {
+        const train::Precision p = train_precision(precision);
+        const Input in = to_input("round_to_precision", "x", x);
+        const int64_t n = in.view.numel();
+        std::vector<float> v =
+            train_read_floats("round_to_precision", "x", x, n);
+        for (float& f : v) f = train::round_to_precision(f, p);
+        return train_float_array(v.data(), Shape{n});
+      },
+      nb::arg("x"), nb::arg("precision"));
+
   m.def(
       "_train_clip_grad_norm",
       [](TrainFloatArray grads, double max_norm) {
@@ -432,7 +535,8 @@ void bind_train(nb::module_& m) {
          double clip_value, const std::map<std::string, double>& schedule,
          const std::vector<std::string>& metrics, const std::string& monitor,
          int64_t patience, double min_delta, bool restore_best,
-         nb::object callback) {
+         nb::object callback, const std::string& precision,
+         train::GradScaler* scaler) {
         const Input xi = to_input("fit", "X", x), yi = to_input("fit", "y", y),
                     wi = to_input("fit", "sample_weight", sample_weight),
                     vxi = to_input("fit", "validation X", val_x),
@@ -451,17 +555,13 @@ void bind_train(nb::module_& m) {
                             .monitor = monitor,
                             .patience = patience,
                             .min_delta = min_delta,
-                            .restore_best = restore_best};
+                            .restore_best = restore_best,
+                            .precision = train_precision(precision),
+                            .scaler = scaler};
         if (!callback.is_none()) {
           o.callback = [callback](const train::EpochLog& log) {
             nb::gil_scoped_acquire acquire;
-            nb::dict d;
-            d["epoch"] = log.epoch;
-            d["lr"] = log.lr;
-            d["train_loss"] = log.train_loss;
-            d["val_loss"] = log.val_loss;
-            for (const auto& [k, v] : log.metrics) d[k.c_str()] = v;
-            nb::object r = callback(d);
+            nb::object r = callback(train_log_dict(log));
             return r.is_none() || nb::cast<bool>(nb::bool_(r));
           };
         }
@@ -479,16 +579,9 @@ void bind_train(nb::module_& m) {
                          vxi.view.present() ? &va : nullptr, o);
         }
         nb::list epochs_out;
-        for (const auto& log : h.epochs) {
-          nb::dict d;
-          d["epoch"] = log.epoch;
-          d["lr"] = log.lr;
-          d["train_loss"] = log.train_loss;
-          d["val_loss"] = log.val_loss;
-          for (const auto& [k, v] : log.metrics) d[k.c_str()] = v;
-          epochs_out.append(d);
-        }
-        return nb::make_tuple(epochs_out, h.best_epoch, h.stopped_early);
+        for (const auto& log : h.epochs) epochs_out.append(train_log_dict(log));
+        return nb::make_tuple(epochs_out, h.best_epoch, h.stopped_early,
+                              h.skipped_steps, h.loss_scale);
       },
       nb::arg("model"), nb::arg("optimizer"), nb::arg("loss"),
       nb::arg("loss_options"), nb::arg("quantile"), nb::arg("class_weight"),
@@ -499,16 +592,22 @@ void bind_train(nb::module_& m) {
       nb::arg("seed"), nb::arg("clip_grad_norm"), nb::arg("clip_grad_value"),
       nb::arg("schedule"), nb::arg("metrics"), nb::arg("monitor"),
       nb::arg("patience"), nb::arg("min_delta"), nb::arg("restore_best"),
-      nb::arg("callback").none());
+      nb::arg("callback").none(), nb::arg("precision"),
+      nb::arg("scaler").none());
 
   m.def(
       "_train_save",
-      [](const std::string& path, const Sequential& model,
-         const Optimizer* opt) {
+      [](const std::string& path, const Sequential& model, const Optimizer* opt,
+         const train::GradScaler* scaler,
+         std::optional<std::map<std::string, double>> schedule) {
+        std::optional<train::Schedule> sch;
+        if (schedule) sch = train_schedule(*schedule);
         nb::gil_scoped_release release;
-        train::save_checkpoint(path, model, opt);
+        train::save_checkpoint(path, model, opt, scaler, sch ? &*sch : nullptr);
       },
-      nb::arg("path"), nb::arg("model"), nb::arg("optimizer").none());
+      nb::arg("path"), nb::arg("model"), nb::arg("optimizer").none(),
+      nb::arg("scaler").none() = nb::none(),
+      nb::arg("schedule").none() = nb::none());
   m.def(
       "_train_load",
       [](const std::string& path) {
@@ -517,9 +616,11 @@ void bind_train(nb::module_& m) {
           nb::gil_scoped_release release;
           ck = train::load_checkpoint(path);
         }
-        nb::object opt = nb::none();
+        nb::object opt = nb::none(), scaler = nb::none(), sch = nb::none();
         if (ck.optimizer) opt = nb::cast(std::move(*ck.optimizer));
-        return nb::make_tuple(nb::cast(std::move(ck.model)), opt);
+        if (ck.scaler) scaler = nb::cast(std::move(*ck.scaler));
+        if (ck.schedule) sch = nb::cast(train_schedule_dict(*ck.schedule));
+        return nb::make_tuple(nb::cast(std::move(ck.model)), opt, scaler, sch);
       },
       nb::arg("path"));
 }

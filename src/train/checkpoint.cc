@@ -23,6 +23,8 @@ static_assert(std::endian::native == std::endian::little,
 
 constexpr char kMagic[8] = {'L', 'L', 'T', 'R', 'A', 'I', 'N', '\0'};
 constexpr uint32_t kFlagOptimizer = 1;
+constexpr uint32_t kFlagScaler = 2;
+constexpr uint32_t kFlagSchedule = 4;
 
 // FNV-1a, 64-bit.
 uint64_t fnv1a(const uint8_t* p, size_t n) {
@@ -106,7 +108,8 @@ class CkptReader {
 }  // namespace
 
 void save_checkpoint(const std::string& path, const Sequential& model,
-                     const Optimizer* opt) {
+                     const Optimizer* opt, const GradScaler* scaler,
+                     const Schedule* schedule) {
   constexpr const char* fn = "save_checkpoint";
   if (model.layers().empty()) {
     throw_value_error(std::string(fn) + ": the model has no layers");
@@ -114,7 +117,10 @@ void save_checkpoint(const std::string& path, const Sequential& model,
   CkptWriter w;
   for (char c : kMagic) w.put<char>(c);
   w.put<uint32_t>(kCheckpointVersion);
-  w.put<uint32_t>(opt != nullptr ? kFlagOptimizer : 0);
+  if (schedule != nullptr) validate_schedule(*schedule, fn);
+  w.put<uint32_t>((opt != nullptr ? kFlagOptimizer : 0) |
+                  (scaler != nullptr ? kFlagScaler : 0) |
+                  (schedule != nullptr ? kFlagSchedule : 0));
   w.put<uint64_t>(model.layers().size());
   for (const LayerSpec& l : model.layers()) {
     w.put<uint8_t>(static_cast<uint8_t>(l.kind));
@@ -138,6 +144,27 @@ void save_checkpoint(const std::string& path, const Sequential& model,
     w.put<int64_t>(opt->steps());
     w.put<uint64_t>(opt->state().size());
     for (const auto& s : opt->state()) w.put_floats(s.data(), s.size());
+  }
+  w.put<uint8_t>(static_cast<uint8_t>(model.precision()));
+  if (scaler != nullptr) {
+    const GradScalerOptions& o = scaler->options();
+    w.put<uint8_t>(static_cast<uint8_t>(o.kind));
+    w.put<double>(o.init_scale);
+    w.put<double>(o.growth_factor);
+    w.put<double>(o.backoff_factor);
+    w.put<int64_t>(o.growth_interval);
+    w.put<float>(scaler->scale());
+    w.put<int64_t>(scaler->growth_tracker());
+    w.put<int64_t>(scaler->skipped_steps());
+  }
+  if (schedule != nullptr) {
+    w.put<uint8_t>(static_cast<uint8_t>(schedule->kind));
+    w.put<int64_t>(schedule->warmup_steps);
+    w.put<double>(schedule->warmup_start_factor);
+    w.put<int64_t>(schedule->step_size);
+    w.put<double>(schedule->gamma);
+    w.put<int64_t>(schedule->t_max);
+    w.put<double>(schedule->eta_min);
   }
   std::vector<uint8_t>& bytes = w.bytes();
   w.put<uint64_t>(fnv1a(bytes.data(), bytes.size()));
@@ -193,13 +220,20 @@ Checkpoint load_checkpoint(const std::string& path) {
   }
   for (int i = 0; i < 8; ++i) (void)r.get<char>("the magic");
   const uint32_t version = r.get<uint32_t>("the version");
-  if (version != kCheckpointVersion) {
+  if (version != 1 && version != kCheckpointVersion) {
     r.fail("version " + std::to_string(version) +
-           " is not supported by this losslab (it reads version " +
+           " is not supported by this losslab (it reads versions 1 to " +
            std::to_string(kCheckpointVersion) + ")");
   }
   if (size < 8 + 4 + 4 + 8) r.fail("the file is too short (truncated)");
   const uint32_t flags = r.get<uint32_t>("the flags");
+  const uint32_t known = version == 1
+                             ? kFlagOptimizer
+                             : (kFlagOptimizer | kFlagScaler | kFlagSchedule);
+  if ((flags & ~known) != 0) {
+    r.fail("unknown flags " + std::to_string(flags) + " for version " +
+           std::to_string(version));
+  }
   // A layer record is 25 bytes.
   const uint64_t nl = r.count("the layer count", 25);
   if (nl == 0) r.fail("the model has no layers");
@@ -242,7 +276,13 @@ Checkpoint load_checkpoint(const std::string& path) {
              " parameters but the file holds " + std::to_string(params.size()));
     }
   }
-  ck.model = Sequential(layers, 0);
+  // The model's and the optimizer's own checks run on the stored values;
+  // their messages are put in the checkpoint's words (naming the file).
+  try {
+    ck.model = Sequential(layers, 0);
+  } catch (const Error& e) {
+    r.fail(std::string("the model is invalid: ") + e.what());
+  }
   std::copy(params.begin(), params.end(), ck.model.parameters().begin());
   ck.model.set_dropout_state(dseed, dcount);
   if (flags & kFlagOptimizer) {
@@ -260,7 +300,12 @@ Checkpoint load_checkpoint(const std::string& path) {
     o.centered = r.get<uint8_t>("an optimizer flag") != 0;
     const int64_t steps = r.get<int64_t>("the step count");
     if (steps < 0) r.fail("negative step count");
-    Optimizer opt(o, static_cast<int64_t>(params.size()));
+    Optimizer opt;
+    try {
+      opt = Optimizer(o, static_cast<int64_t>(params.size()));
+    } catch (const Error& e) {
+      r.fail(std::string("the optimizer is invalid: ") + e.what());
+    }
     const uint64_t ns = r.count("the optimizer buffer count", 8);
     if (ns != opt.state().size()) {
       r.fail("the optimizer has " + std::to_string(ns) + " state buffers; " +
@@ -277,6 +322,57 @@ Checkpoint load_checkpoint(const std::string& path) {
     }
     opt.set_steps(steps);
     ck.optimizer = std::move(opt);
+  }
+  if (version >= 2) {
+    const uint8_t prec = r.get<uint8_t>("the precision");
+    if (prec > static_cast<uint8_t>(Precision::kFp16)) {
+      r.fail("unknown precision code " + std::to_string(prec));
+    }
+    ck.model.set_precision(static_cast<Precision>(prec));
+    // The library's own validation of the scaler and schedule fields, its
+    // message put in the checkpoint's words.
+    if (flags & kFlagScaler) {
+      GradScalerOptions o;
+      const uint8_t kind = r.get<uint8_t>("the scaler kind");
+      if (kind > static_cast<uint8_t>(LossScaleKind::kDynamic)) {
+        r.fail("unknown loss-scale kind " + std::to_string(kind));
+      }
+      o.kind = static_cast<LossScaleKind>(kind);
+      o.init_scale = r.get<double>("the scaler settings");
+      o.growth_factor = r.get<double>("the scaler settings");
+      o.backoff_factor = r.get<double>("the scaler settings");
+      o.growth_interval = r.get<int64_t>("the scaler settings");
+      const float scale = r.get<float>("the scaler state");
+      const int64_t tracker = r.get<int64_t>("the scaler state");
+      const int64_t skipped = r.get<int64_t>("the scaler state");
+      try {
+        GradScaler sc(o);
+        sc.set_state(scale, tracker, skipped);
+        ck.scaler = sc;
+      } catch (const Error& e) {
+        r.fail(std::string("the scaler is invalid: ") + e.what());
+      }
+    }
+    if (flags & kFlagSchedule) {
+      Schedule sch;
+      const uint8_t kind = r.get<uint8_t>("the schedule kind");
+      if (kind > static_cast<uint8_t>(ScheduleKind::kCosine)) {
+        r.fail("unknown schedule kind " + std::to_string(kind));
+      }
+      sch.kind = static_cast<ScheduleKind>(kind);
+      sch.warmup_steps = r.get<int64_t>("the schedule");
+      sch.warmup_start_factor = r.get<double>("the schedule");
+      sch.step_size = r.get<int64_t>("the schedule");
+      sch.gamma = r.get<double>("the schedule");
+      sch.t_max = r.get<int64_t>("the schedule");
+      sch.eta_min = r.get<double>("the schedule");
+      try {
+        validate_schedule(sch, "schedule");
+        ck.schedule = sch;
+      } catch (const Error& e) {
+        r.fail(std::string("the schedule is invalid: ") + e.what());
+      }
+    }
   }
   const uint64_t stored = r.get<uint64_t>("the checksum");
   if (r.left() != 0) {

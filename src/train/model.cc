@@ -6,6 +6,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <random>
 #include <string>
@@ -51,7 +52,64 @@ double uniform01(std::mt19937_64& rng) {
   return static_cast<double>(rng() >> 11) * 0x1.0p-53;
 }
 
+// Rounds p[0, n) to the compute precision in place (no-op for kFp32).
+void round_buffer(float* p, int64_t n, Precision prec) noexcept {
+  // One branch-free loop per precision, so the compiler vectorises it.
+  if (prec == Precision::kFp16) {
+    for (int64_t i = 0; i < n; ++i) p[i] = detail::round_fp16(p[i]);
+  } else if (prec == Precision::kBf16) {
+    for (int64_t i = 0; i < n; ++i) p[i] = detail::round_bf16(p[i]);
+  }
+}
+
+// round_buffer for a gradient tensor, counting the entries that were
+// nonzero in float32 and those of them the rounding flushed to zero.
+void round_gradient(float* p, int64_t n, Precision prec, uint64_t* nonzero,
+                    uint64_t* underflow) noexcept {
+  if (prec == Precision::kFp32) return;
+  uint64_t nz = 0, uf = 0;
+  auto loop = [&](auto round) {
+    for (int64_t i = 0; i < n; ++i) {
+      const float r = round(p[i]);
+      nz += p[i] != 0.0f;
+      uf += p[i] != 0.0f && r == 0.0f;
+      p[i] = r;
+    }
+  };
+  if (prec == Precision::kFp16) {
+    loop(detail::round_fp16);
+  } else {
+    loop(detail::round_bf16);
+  }
+  *nonzero += nz;
+  *underflow += uf;
+}
+
 }  // namespace
+
+std::string_view precision_name(Precision p) noexcept {
+  switch (p) {
+    case Precision::kFp32:
+      return "fp32";
+    case Precision::kBf16:
+      return "bf16";
+    case Precision::kFp16:
+      return "fp16";
+  }
+  return "?";
+}
+
+float round_to_precision(float x, Precision p) noexcept {
+  switch (p) {
+    case Precision::kFp32:
+      return x;
+    case Precision::kBf16:
+      return detail::round_bf16(x);
+    case Precision::kFp16:
+      return detail::round_fp16(x);
+  }
+  return x;
+}
 
 std::string_view layer_name(LayerKind kind) noexcept {
   switch (kind) {
@@ -158,16 +216,30 @@ void Sequential::forward(const float* x, int64_t n, float* y, bool training) {
                       std::to_string(n) + " rows; pass at least one row");
   }
   const size_t L = layers_.size();
+  const bool half = precision_ != Precision::kFp32;
+  // Half precision: this pass's weights are the master weights rounded.
+  const float* params = params_.data();
+  if (half) {
+    half_params_.assign(params_.begin(), params_.end());
+    round_buffer(half_params_.data(), num_parameters(), precision_);
+    params = half_params_.data();
+  } else if (training) {
+    half_params_.clear();
+  }
   // Training keeps the input of every layer for backward(); evaluation
   // ping-pongs between two buffers.
-  std::vector<float> ping, pong;
+  std::vector<float> ping, pong, xin;
   if (training) {
     acts_.resize(L);
     masks_.assign(L, {});
     acts_[0].assign(x, x + n * in_features_);
+    round_buffer(acts_[0].data(), n * in_features_, precision_);
     batch_ = 0;
+  } else if (half) {
+    xin.assign(x, x + n * in_features_);
+    round_buffer(xin.data(), n * in_features_, precision_);
   }
-  const float* cur = training ? acts_[0].data() : x;
+  const float* cur = training ? acts_[0].data() : half ? xin.data() : x;
   for (size_t i = 0; i < L; ++i) {
     const LayerSpec& l = layers_[i];
     float* out;
@@ -183,7 +255,7 @@ void Sequential::forward(const float* x, int64_t n, float* y, bool training) {
     }
     switch (l.kind) {
       case LayerKind::kDense: {
-        const float* w = params_.data() + offsets_[i];
+        const float* w = params + offsets_[i];
         const float* b = w + l.out * l.in;
         train_for_blocks(n, kRowBlock, [&](int64_t r0, int64_t r1) {
           for (int64_t r = r0; r < r1; ++r) {
@@ -223,6 +295,8 @@ void Sequential::forward(const float* x, int64_t n, float* y, bool training) {
         break;
       }
     }
+    // Every activation is stored in the compute dtype.
+    round_buffer(out, n * l.out, precision_);
     cur = out;
   }
   if (training) batch_ = n;
@@ -236,7 +310,17 @@ void Sequential::backward(const float* grad_y, float* grad_x) {
   }
   const int64_t n = batch_;
   const size_t L = layers_.size();
+  const bool half = precision_ != Precision::kFp32;
+  if (half && half_params_.size() != params_.size()) {
+    throw_value_error(std::string(kFn) +
+                      ".backward: the precision changed since the training "
+                      "forward; run forward(..., training=true) again");
+  }
+  const float* params = half ? half_params_.data() : params_.data();
   std::vector<float> g(grad_y, grad_y + n * out_features_), gin;
+  // dL/doutput enters the backward pass in the compute dtype.
+  round_gradient(g.data(), n * out_features_, precision_, &grad_nonzero_,
+                 &grad_underflow_);
   for (size_t ii = L; ii-- > 0;) {
     const LayerSpec& l = layers_[ii];
     const float* x = acts_[ii].data();
@@ -244,7 +328,7 @@ void Sequential::backward(const float* grad_y, float* grad_x) {
     gin.resize(static_cast<size_t>(n * l.in));
     switch (l.kind) {
       case LayerKind::kDense: {
-        const float* w = params_.data() + offsets_[ii];
+        const float* w = params + offsets_[ii];
         float* gw = grads_.data() + offsets_[ii];
         float* gb = gw + l.out * l.in;
         // dL/dW = g^T x over the whole batch, blocked by output feature;
@@ -258,6 +342,8 @@ void Sequential::backward(const float* grad_y, float* grad_x) {
             gb[o] = static_cast<float>(s);
           }
         });
+        round_gradient(gw, l.out * (l.in + 1), precision_, &grad_nonzero_,
+                       &grad_underflow_);
         if (need_gin) {
           // dL/dx = g W.
           train_for_blocks(n, kRowBlock, [&](int64_t r0, int64_t r1) {
@@ -287,6 +373,10 @@ void Sequential::backward(const float* grad_y, float* grad_x) {
         }
         break;
       }
+    }
+    if (need_gin) {
+      round_gradient(gin.data(), n * l.in, precision_, &grad_nonzero_,
+                     &grad_underflow_);
     }
     g.swap(gin);
   }

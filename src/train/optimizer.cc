@@ -205,6 +205,65 @@ void Optimizer::step(std::span<float> params, std::span<const float> grads,
   }
 }
 
+GradScaler::GradScaler(const GradScalerOptions& o) : options_(o) {
+  const std::string fn = "GradScaler";
+  check_option(
+      std::isfinite(o.init_scale) && o.init_scale > 0.0 &&
+          static_cast<float>(o.init_scale) > 0.0f &&
+          std::isfinite(static_cast<float>(o.init_scale)),
+      fn,
+      "init_scale=" + num(o.init_scale) + " must be finite and > 0 in float32");
+  check_option(std::isfinite(o.growth_factor) && o.growth_factor > 1.0, fn,
+               "growth_factor=" + num(o.growth_factor) + " must be > 1");
+  check_option(
+      o.backoff_factor > 0.0 && o.backoff_factor < 1.0, fn,
+      "backoff_factor=" + num(o.backoff_factor) + " must be in (0, 1)");
+  check_option(
+      o.growth_interval >= 1, fn,
+      "growth_interval=" + std::to_string(o.growth_interval) + " must be >= 1");
+  scale_ =
+      o.kind == LossScaleKind::kNone ? 1.0f : static_cast<float>(o.init_scale);
+}
+
+float GradScaler::inv_scale() const noexcept {
+  // torch: scale.double().reciprocal().float().
+  return static_cast<float>(1.0 / static_cast<double>(scale_));
+}
+
+void GradScaler::update(bool found_inf) noexcept {
+  if (found_inf) ++skipped_;
+  if (options_.kind != LossScaleKind::kDynamic) return;
+  // torch's _amp_update_scale_ (CPU kernel): float scale times a double
+  // factor, stored back as float.
+  if (found_inf) {
+    scale_ = static_cast<float>(scale_ * options_.backoff_factor);
+    growth_tracker_ = 0;
+  } else {
+    const int64_t successful = growth_tracker_ + 1;
+    if (successful == options_.growth_interval) {
+      const float grown = static_cast<float>(scale_ * options_.growth_factor);
+      if (std::isfinite(grown)) scale_ = grown;
+      growth_tracker_ = 0;
+    } else {
+      growth_tracker_ = successful;
+    }
+  }
+}
+
+void GradScaler::set_state(float scale, int64_t growth_tracker,
+                           int64_t skipped) {
+  check_option(std::isfinite(scale) && scale > 0.0f, "GradScaler",
+               "scale must be finite and > 0");
+  check_option(
+      growth_tracker >= 0 &&
+          growth_tracker < std::max<int64_t>(options_.growth_interval, 1),
+      "GradScaler", "growth_tracker must be in [0, growth_interval)");
+  check_option(skipped >= 0, "GradScaler", "skipped_steps must be >= 0");
+  scale_ = scale;
+  growth_tracker_ = growth_tracker;
+  skipped_ = skipped;
+}
+
 double clip_grad_norm(std::span<float> grads, double max_norm) {
   if (!(max_norm > 0.0) || !std::isfinite(max_norm)) {
     throw_value_error("clip_grad_norm: max_norm=" + num(max_norm) +

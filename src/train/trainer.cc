@@ -14,6 +14,7 @@
 #include "losslab/core/parallel.h"
 #include "losslab/losses/classification.h"
 #include "losslab/losses/regression.h"
+#include "losslab/losses/segmentation.h"
 #include "losslab/metrics.h"
 #include "losslab/metrics_classification.h"
 
@@ -25,6 +26,11 @@ constexpr int64_t kPredictBlock = 4096;
 
 bool int_target_loss(const std::string& name) {
   return name == "cross_entropy" || name == "multi_margin_loss";
+}
+
+bool segmentation_loss(const std::string& name) {
+  return name == "dice_loss" || name == "jaccard_loss" ||
+         name == "tversky_loss" || name == "dice_cross_entropy_loss";
 }
 
 // Reads the scalar options of `spec`, refusing any the loss does not take.
@@ -50,6 +56,61 @@ class TrainOptionReader {
  private:
   const LossSpec& spec_;
 };
+
+// The segmentation losses for a model with one logit per row (a pixel): the
+// batch is one image of n pixels, viewed as (1, 1, n) in binary mode, so the
+// soft sums I, P, T run over the mini-batch; dL/dlogit comes back through
+// the sigmoid (from_logits). dice_cross_entropy_loss adds the mean BCE.
+double segmentation_train_loss(const LossSpec& loss, const float* output,
+                               int64_t n, int64_t k, const float* target,
+                               float* grad) {
+  const std::string& name = loss.name;
+  if (k != 1) {
+    throw_value_error(name +
+                      ": training takes a model with one output (a "
+                      "logit per pixel row); this model gives " +
+                      std::to_string(k));
+  }
+  const Shape sh{1, 1, n};
+  const View in = view<float>(output, sh), tgt = view<float>(target, sh);
+  LossOutputs outs;
+  if (grad != nullptr) outs.grad_out = mutable_view<float>(grad, sh);
+  if (name == "dice_loss") {
+    TrainOptionReader r(loss, {"smooth", "eps"});
+    return dice_loss(in, tgt,
+                     {.mode = SegMode::kBinary,
+                      .smooth = r.get("smooth", 1.0),
+                      .eps = r.get("eps", 1e-7)},
+                     outs);
+  }
+  if (name == "jaccard_loss") {
+    TrainOptionReader r(loss, {"smooth", "eps"});
+    return jaccard_loss(in, tgt,
+                        {.mode = SegMode::kBinary,
+                         .smooth = r.get("smooth", 1.0),
+                         .eps = r.get("eps", 1e-7)},
+                        outs);
+  }
+  if (name == "tversky_loss") {
+    TrainOptionReader r(loss, {"alpha", "beta", "gamma", "smooth", "eps"});
+    return tversky_loss(in, tgt,
+                        {.mode = SegMode::kBinary,
+                         .alpha = r.get("alpha", 0.5),
+                         .beta = r.get("beta", 0.5),
+                         .gamma = r.get("gamma", 1.0),
+                         .smooth = r.get("smooth", 1.0),
+                         .eps = r.get("eps", 1e-7)},
+                        outs);
+  }
+  TrainOptionReader r(loss, {"smooth", "eps", "dice_weight", "ce_weight"});
+  return dice_cross_entropy_loss(in, tgt,
+                                 {.mode = SegMode::kBinary,
+                                  .smooth = r.get("smooth", 1.0),
+                                  .eps = r.get("eps", 1e-7),
+                                  .dice_weight = r.get("dice_weight", 1.0),
+                                  .ce_weight = r.get("ce_weight", 1.0)},
+                                 outs);
+}
 
 View vec_view(const std::vector<double>& v) {
   if (v.empty()) return {};
@@ -273,8 +334,11 @@ uint64_t draw_below(std::mt19937_64& rng, uint64_t bound) {
 std::vector<std::string> trainable_losses() {
   return {"binary_cross_entropy_with_logits",
           "cross_entropy",
+          "dice_cross_entropy_loss",
+          "dice_loss",
           "hinge_loss",
           "huber_loss",
+          "jaccard_loss",
           "l1_loss",
           "log_cosh_loss",
           "mse_loss",
@@ -284,13 +348,25 @@ std::vector<std::string> trainable_losses() {
           "quantile_loss",
           "sigmoid_focal_loss",
           "smooth_l1_loss",
-          "squared_hinge_loss"};
+          "squared_hinge_loss",
+          "tversky_loss"};
 }
 
 double compute_loss(const LossSpec& loss, const float* output, int64_t n,
                     int64_t k, const void* target, const float* sample_weight,
                     float* grad) {
   const std::string& name = loss.name;
+  if (segmentation_loss(name)) {
+    if (sample_weight != nullptr) {
+      throw_value_error(
+          name +
+          ": sample weights are not supported (the soft overlap is not a "
+          "sum of per-pixel terms); drop sample_weight or use "
+          "binary_cross_entropy_with_logits");
+    }
+    return segmentation_train_loss(loss, output, n, k,
+                                   static_cast<const float*>(target), grad);
+  }
   const bool rows = int_target_loss(name);
   const View in = view<float>(output, Shape{n, k});
   const View tgt =
@@ -512,6 +588,16 @@ History fit(Sequential& model, Optimizer& opt, const LossSpec& loss,
   const bool rows_target = !tr.yi.empty();
   const int64_t ycols = rows_target ? 1 : k;
 
+  // Loss scaling: the caller's scaler (state carried across calls), or a
+  // fresh one from o.loss_scale.
+  GradScaler local_scaler = o.scaler != nullptr
+                                ? GradScaler({.kind = LossScaleKind::kNone})
+                                : GradScaler(o.loss_scale);
+  GradScaler& scaler = o.scaler != nullptr ? *o.scaler : local_scaler;
+  model.set_precision(o.precision);
+  const bool half = o.precision != Precision::kFp32;
+  int64_t skipped = 0;
+
   std::mt19937_64 rng(o.seed);
   model.set_dropout_state(o.seed ^ 0xd1b54a32d192ed03ULL, 0);
   std::vector<int64_t> order(static_cast<size_t>(n));
@@ -539,6 +625,7 @@ History fit(Sequential& model, Optimizer& opt, const LossSpec& loss,
     }
     std::vector<double> batch_sum, batch_wt;
     double lr = opt.options().lr;
+    model.reset_underflow_counts();
     for (int64_t b = 0; b < nbatches; ++b) {
       const int64_t r0 = b * bs, m = std::min(bs, n - r0);
       double wsum = 0.0;
@@ -560,21 +647,54 @@ History fit(Sequential& model, Optimizer& opt, const LossSpec& loss,
       model.forward(bx.data(), m, out.data(), true);
       const void* yt = rows_target ? static_cast<const void*>(byi.data())
                                    : static_cast<const void*>(by.data());
-      const double l =
-          compute_loss(loss, out.data(), m, k, yt,
-                       tr.w.empty() ? nullptr : bw.data(), g.data());
-      model.backward(g.data());
-      if (o.clip_grad_value > 0.0) {
-        clip_grad_value(model.gradients(), o.clip_grad_value);
+      // A fault (an inf/NaN output, loss or gradient: a NaN in the data, an
+      // fp16 overflow, a diverging run) skips the optimizer step and counts
+      // it. The loss is not evaluated on non-finite outputs (some losses
+      // reject them), and the scaler backs off as torch's would, since the
+      // gradients of a non-finite loss are non-finite.
+      bool finite = std::all_of(out.begin(), out.begin() + m * k,
+                                [](float v) { return std::isfinite(v); });
+      double l = std::numeric_limits<double>::quiet_NaN();
+      if (finite) {
+        l = compute_loss(loss, out.data(), m, k, yt,
+                         tr.w.empty() ? nullptr : bw.data(), g.data());
+        finite = std::isfinite(l);
       }
-      if (o.clip_grad_norm > 0.0) {
-        clip_grad_norm(model.gradients(), o.clip_grad_norm);
+      if (finite) {
+        // Scaled backward: dL/doutput * scale (float32), rounded to the
+        // compute dtype inside backward(); then unscale in float32.
+        const float scale = scaler.scale();
+        if (scale != 1.0f) {
+          for (int64_t i = 0; i < m * k; ++i) g[i] *= scale;
+        }
+        model.backward(g.data());
+        const std::span<float> grads = model.gradients();
+        if (scale != 1.0f) {
+          const float inv = scaler.inv_scale();
+          for (float& v : grads) v *= inv;
+        }
+        finite = std::all_of(grads.begin(), grads.end(),
+                             [](float v) { return std::isfinite(v); });
       }
       lr = scheduled_lr(opt.options().lr, o.schedule, opt.steps());
-      opt.step(model.parameters(), model.gradients(), lr);
-      const double bwt = tr.w.empty() ? static_cast<double>(m) : wsum;
-      batch_sum.push_back(l * bwt);
-      batch_wt.push_back(bwt);
+      if (finite) {
+        if (o.clip_grad_value > 0.0) {
+          clip_grad_value(model.gradients(), o.clip_grad_value);
+        }
+        if (o.clip_grad_norm > 0.0) {
+          clip_grad_norm(model.gradients(), o.clip_grad_norm);
+        }
+        opt.step(model.parameters(), model.gradients(), lr);
+      } else {
+        ++skipped;
+      }
+      scaler.update(!finite);
+      if (std::isfinite(l)) {
+        // train_loss averages the batches whose loss is finite.
+        const double bwt = tr.w.empty() ? static_cast<double>(m) : wsum;
+        batch_sum.push_back(l * bwt);
+        batch_wt.push_back(bwt);
+      }
     }
     EpochLog log;
     log.epoch = epoch;
@@ -582,11 +702,21 @@ History fit(Sequential& model, Optimizer& opt, const LossSpec& loss,
     const double tw =
         pairwise_sum(batch_wt.data(), static_cast<int64_t>(batch_wt.size()));
     log.train_loss =
-        tw > 0.0 ? pairwise_sum(batch_sum.data(),
-                                static_cast<int64_t>(batch_sum.size())) /
-                       tw
-                 : 0.0;
+        batch_wt.empty() ? nan
+        : tw > 0.0       ? pairwise_sum(batch_sum.data(),
+                                        static_cast<int64_t>(batch_sum.size())) /
+                         tw
+                   : 0.0;
     log.val_loss = nan;
+    log.skipped_steps = skipped;
+    log.loss_scale = scaler.scale();
+    log.underflow_fraction =
+        !half ? nan
+        : model.grad_nonzero_count() == 0
+            ? 0.0
+            : static_cast<double>(model.grad_underflow_count()) /
+                  static_cast<double>(model.grad_nonzero_count());
+    model.reset_underflow_counts();
     if (!o.metrics.empty()) {
       const std::vector<float> p = predict_rows(model, tr.x, tr.n);
       for (const auto& m : o.metrics) {
@@ -629,6 +759,8 @@ History fit(Sequential& model, Optimizer& opt, const LossSpec& loss,
     std::copy(best_params.begin(), best_params.end(),
               model.parameters().begin());
   }
+  h.skipped_steps = skipped;
+  h.loss_scale = scaler.scale();
   return h;
 }
 

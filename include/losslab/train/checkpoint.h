@@ -1,17 +1,25 @@
-// losslab/train/checkpoint.h: saving and loading a model with its optimizer.
+// losslab/train/checkpoint.h: saving and loading a model with its optimizer,
+// loss scaler and learning-rate schedule.
 //
-// Format (version 1, little-endian, docs/training.md has the table):
-//   "LLTRAIN\0" magic, u32 version, u32 flags (bit 0: optimizer present),
+// Format (version 2, little-endian, docs/training.md has the table):
+//   "LLTRAIN\0" magic, u32 version, u32 flags (bit 0: optimizer present,
+//   bit 1: scaler present, bit 2: schedule present),
 //   u64 layer count, per layer {u8 kind, i64 in, i64 out, f64 param},
 //   u64 dropout seed, u64 dropout counter, u64 parameter count, f32 params,
 //   [optimizer: u8 kind, 8 f64 hyper-parameters, 3 u8 flags, i64 steps,
 //    u64 buffer count, per buffer {u64 length, f32 values}],
+//   version 2 only: u8 precision,
+//   [scaler: u8 kind, f64 init_scale, f64 growth_factor, f64 backoff_factor,
+//    i64 growth_interval, f32 scale, i64 growth_tracker, i64 skipped_steps],
+//   [schedule: u8 kind, i64 warmup_steps, f64 warmup_start_factor,
+//    i64 step_size, f64 gamma, i64 t_max, f64 eta_min],
 //   u64 FNV-1a hash of every byte before it.
+// Version 1 files (no precision, scaler or schedule) still load (fp32).
 // Every count is checked against the bytes left in the file before anything
 // is allocated, so a truncated, corrupt or foreign file gives a
 // losslab::Error (ValueError) that says what is wrong, never a crash or a
-// huge allocation. The schedule position is the optimizer's step count
-// (schedules are functions of it), so it is restored with the optimizer.
+// huge allocation. The schedule is a function of the optimizer's step
+// count: its parameters are saved, and its position is the restored step.
 // Saving writes a temporary file in the same directory, fsyncs it and renames
 // it over `path`: a crash leaves the old file or the new one, never a mix.
 #ifndef LOSSLAB_TRAIN_CHECKPOINT_H_
@@ -26,16 +34,21 @@
 
 namespace losslab::train {
 
-inline constexpr uint32_t kCheckpointVersion = 1;
+inline constexpr uint32_t kCheckpointVersion = 2;
 
 struct Checkpoint {
-  Sequential model;
+  Sequential model;  // with its precision
   std::optional<Optimizer> optimizer;
+  std::optional<GradScaler> scaler;
+  std::optional<Schedule> schedule;
 };
 
-// optimizer may be null (model only). Throws losslab::Error on I/O errors.
+// optimizer, scaler and schedule may be null (not saved). Throws
+// losslab::Error on I/O errors.
 void save_checkpoint(const std::string& path, const Sequential& model,
-                     const Optimizer* optimizer = nullptr);
+                     const Optimizer* optimizer = nullptr,
+                     const GradScaler* scaler = nullptr,
+                     const Schedule* schedule = nullptr);
 Checkpoint load_checkpoint(const std::string& path);
 
 }  // namespace losslab::train

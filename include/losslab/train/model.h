@@ -46,6 +46,23 @@ struct LayerSpec {
 
 std::string_view layer_name(LayerKind kind) noexcept;
 
+// Compute precision of forward / backward (docs/training.md, "Mixed
+// precision"). The master parameters always stay float32; with kBf16 or
+// kFp16 the engine emulates a half-precision pass on the CPU: the weights
+// are rounded to the compute dtype at every forward, and every activation
+// (the input, each layer's output) and every gradient tensor (dL/doutput,
+// each back-propagated dL/dactivation, dL/dW and dL/db) is rounded to it,
+// round-to-nearest-even (fp16: subnormals kept, |x| >= 65520 -> inf; bf16:
+// float32's range, 8 bits of significand). The products inside a GEMM and
+// the bias sums accumulate in float32, as tensor cores do.
+enum class Precision : uint8_t { kFp32, kBf16, kFp16 };
+
+std::string_view precision_name(Precision p) noexcept;
+
+// x rounded to the precision's grid, returned as float (identity for
+// kFp32; NaN stays NaN, infinities stay).
+float round_to_precision(float x, Precision p) noexcept;
+
 // Weight initialisation of Dense layers (biases start at 0):
 //   kXavierUniform: U(-a, a), a = sqrt(6 / (in + out))  (Glorot & Bengio 2010)
 //   kHeUniform:     U(-a, a), a = sqrt(6 / in)          (He et al. 2015)
@@ -92,12 +109,31 @@ class Sequential {
     dropout_counter_ = counter;
   }
 
+  // Compute precision of forward() and backward() (kFp32 by default; fit()
+  // sets it from FitOptions::precision, and it is saved in checkpoints).
+  Precision precision() const noexcept { return precision_; }
+  void set_precision(Precision p) noexcept { precision_ = p; }
+  // Half precision only: gradient entries rounded by backward() since the
+  // last reset that were nonzero in float32 (`nonzero`), and those among
+  // them that the rounding flushed to zero (`underflowed`): dL/doutput, the
+  // back-propagated activation gradients and dL/dW, dL/db all count.
+  uint64_t grad_nonzero_count() const noexcept { return grad_nonzero_; }
+  uint64_t grad_underflow_count() const noexcept { return grad_underflow_; }
+  void reset_underflow_counts() noexcept {
+    grad_nonzero_ = grad_underflow_ = 0;
+  }
+
  private:
   std::vector<LayerSpec> layers_;
   std::vector<int64_t> offsets_;  // per layer, -1 when it has no parameters
   int64_t in_features_ = 0, out_features_ = 0;
   std::vector<float> params_, grads_;
   uint64_t dropout_seed_ = 0, dropout_counter_ = 0;
+  Precision precision_ = Precision::kFp32;
+  // Half precision: the parameters rounded to the compute dtype by the last
+  // forward (backward uses the same weights).
+  std::vector<float> half_params_;
+  uint64_t grad_nonzero_ = 0, grad_underflow_ = 0;
   // Saved by a training forward: the input of every layer, plus masks.
   std::vector<std::vector<float>> acts_;
   std::vector<std::vector<uint8_t>> masks_;

@@ -66,6 +66,54 @@ class Optimizer {
   std::vector<std::vector<float>> state_;
 };
 
+// Loss scaling with torch.amp.GradScaler's semantics (torch 2.13,
+// _amp_update_scale_). The loss (hence dL/doutput) is multiplied by scale()
+// before the backward pass; the gradients are multiplied by the float32
+// inv_scale() = float(1 / double(scale)) afterwards. update(found_inf) is
+// called once per step with whether any gradient was inf/NaN:
+//   found_inf: scale *= backoff_factor, growth_tracker = 0 (the step is
+//              skipped: skipped_steps += 1)
+//   else:      growth_tracker += 1; when it reaches growth_interval,
+//              scale *= growth_factor (kept only if finite), tracker = 0.
+// The scale is float32 as torch's scale tensor, and so is the arithmetic.
+// kStatic keeps the scale fixed (and still counts skipped steps); kNone is
+// scale 1 (fp32 training: non-finite steps are still skipped and counted).
+enum class LossScaleKind : uint8_t { kNone, kStatic, kDynamic };
+struct GradScalerOptions {
+  LossScaleKind kind = LossScaleKind::kDynamic;
+  double init_scale = 65536.0;  // 2^16
+  double growth_factor = 2.0;
+  double backoff_factor = 0.5;
+  int64_t growth_interval = 2000;
+};
+
+class GradScaler {
+ public:
+  GradScaler() = default;
+  // Validates the options (init_scale > 0 and finite, growth_factor > 1,
+  // backoff_factor in (0, 1), growth_interval >= 1, as torch requires).
+  explicit GradScaler(const GradScalerOptions& options);
+
+  const GradScalerOptions& options() const noexcept { return options_; }
+  bool enabled() const noexcept {
+    return options_.kind != LossScaleKind::kNone;
+  }
+  float scale() const noexcept { return scale_; }
+  float inv_scale() const noexcept;
+  int64_t growth_tracker() const noexcept { return growth_tracker_; }
+  int64_t skipped_steps() const noexcept { return skipped_; }
+  void update(bool found_inf) noexcept;
+  void count_skipped() noexcept { ++skipped_; }
+  // For checkpoints; validates like the constructor.
+  void set_state(float scale, int64_t growth_tracker, int64_t skipped);
+
+ private:
+  GradScalerOptions options_;
+  float scale_ = 65536.0f;
+  int64_t growth_tracker_ = 0;
+  int64_t skipped_ = 0;
+};
+
 // torch.nn.utils.clip_grad_norm_ (norm_type 2): total = ||g||_2 over every
 // parameter; g *= min(1, max_norm / (total + 1e-6)). Returns total (the norm
 // before clipping). The norm is a fixed-order blocked sum in double, so it is

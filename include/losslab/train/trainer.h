@@ -11,9 +11,11 @@
 //        .y = losslab::view<int64_t>(y.data(), {n})},
 //       nullptr, {.epochs = 20, .batch_size = 32, .seed = 0});
 //
-// Every mini-batch: forward (training mode), the loss's mean value and
-// dL/doutput from the public loss functions, backward, optional clipping,
-// one optimizer step at the scheduled learning rate. The same seed gives
+// Every mini-batch: forward (training mode, in the compute precision), the
+// loss's mean value and dL/doutput from the public loss functions (times the
+// loss scale), backward, unscaling, a check for inf/NaN (the step is then
+// skipped and counted), optional clipping, one optimizer step at the
+// scheduled learning rate, the scaler's update. The same seed gives
 // bitwise-identical weights at any thread count (docs/training.md).
 #ifndef LOSSLAB_TRAIN_TRAINER_H_
 #define LOSSLAB_TRAIN_TRAINER_H_
@@ -44,7 +46,11 @@ struct LossSpec {
 
 // Names fit() accepts. Losses on class indices (cross_entropy,
 // multi_margin_loss) take int32/int64 targets (n,); the others float
-// targets of the output's shape ((n,) is accepted for one output).
+// targets of the output's shape ((n,) is accepted for one output). The
+// segmentation losses (dice_loss, jaccard_loss, tversky_loss,
+// dice_cross_entropy_loss) take one logit per row (a pixel) and a 0/1 mask;
+// the soft overlap sums run over the whole mini-batch (binary mode, logits),
+// and they take no sample weights.
 std::vector<std::string> trainable_losses();
 
 // Value of the loss (mean over the batch; with sample weights w_i the
@@ -62,10 +68,16 @@ struct Dataset {
 };
 
 struct EpochLog {
-  int64_t epoch = 0;        // 1-based
-  double lr = 0.0;          // learning rate of the epoch's last step
-  double train_loss = 0.0;  // weighted mean of the batch losses
-  double val_loss = 0.0;    // NaN without validation data
+  int64_t epoch = 0;          // 1-based
+  double lr = 0.0;            // learning rate of the epoch's last step
+  double train_loss = 0.0;    // weighted mean of the batch losses
+  double val_loss = 0.0;      // NaN without validation data
+  int64_t skipped_steps = 0;  // skipped (non-finite) steps so far in this fit
+  double loss_scale = 1.0;    // the scaler's scale at the end of the epoch
+  // Half precision: the share of the epoch's gradient entries that were
+  // nonzero in float32 and rounded to zero (Sequential::grad_*_count); NaN
+  // in fp32.
+  double underflow_fraction = 0.0;
   // "train_<metric>" / "val_<metric>" for each requested metric.
   std::map<std::string, double> metrics = {};
 };
@@ -74,6 +86,8 @@ struct History {
   std::vector<EpochLog> epochs;
   int64_t best_epoch = 0;      // 1-based epoch of the best monitored value
   bool stopped_early = false;  // by patience or by the callback
+  int64_t skipped_steps = 0;   // steps skipped for inf/NaN in this fit
+  double loss_scale = 1.0;     // the scaler's final scale
 };
 
 struct FitOptions {
@@ -98,6 +112,14 @@ struct FitOptions {
   bool restore_best = false;
   // Called after every epoch; return false to stop.
   std::function<bool(const EpochLog&)> callback = {};
+  // Mixed precision (model.h, Precision): fit sets the model's precision
+  // to this for the run (it stays set: predictions use it too).
+  Precision precision = Precision::kFp32;
+  // Loss scaling for this run (kNone: none). `scaler`, when not null,
+  // replaces it and carries its state across fit() calls and checkpoints;
+  // it is updated in place.
+  GradScalerOptions loss_scale = {.kind = LossScaleKind::kNone};
+  GradScaler* scaler = nullptr;
 };
 
 History fit(Sequential& model, Optimizer& optimizer, const LossSpec& loss,
