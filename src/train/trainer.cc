@@ -112,9 +112,14 @@ double segmentation_train_loss(const LossSpec& loss, const float* output,
                                  outs);
 }
 
-View vec_view(const std::vector<double>& v) {
+// The loss functions take their weight vectors in the input's dtype; the
+// model's outputs are float32, so the double options are rounded into
+// `storage` (which must outlive the call).
+View vec_view(const std::vector<double>& v, std::vector<float>& storage) {
   if (v.empty()) return {};
-  return view<double>(v.data(), Shape{static_cast<int64_t>(v.size())});
+  storage.assign(v.begin(), v.end());
+  return view<float>(storage.data(),
+                     Shape{static_cast<int64_t>(storage.size())});
 }
 
 // Copies a 1-D or 2-D float32/float64 view (any strides) to float32
@@ -356,6 +361,7 @@ double compute_loss(const LossSpec& loss, const float* output, int64_t n,
                     int64_t k, const void* target, const float* sample_weight,
                     float* grad) {
   const std::string& name = loss.name;
+  std::vector<float> wbuf;  // float32 copy of pos_weight / class weights
   if (segmentation_loss(name)) {
     if (sample_weight != nullptr) {
       throw_value_error(
@@ -457,7 +463,8 @@ double compute_loss(const LossSpec& loss, const float* output, int64_t n,
   } else if (name == "binary_cross_entropy_with_logits") {
     TrainOptionReader r(loss, {});
     value = binary_cross_entropy_with_logits(
-        in, tgt, {.pos_weight = vec_view(loss.pos_weight), .reduction = red},
+        in, tgt,
+        {.pos_weight = vec_view(loss.pos_weight, wbuf), .reduction = red},
         outs);
   } else if (name == "sigmoid_focal_loss") {
     TrainOptionReader r(loss, {"alpha", "gamma"});
@@ -478,7 +485,7 @@ double compute_loss(const LossSpec& loss, const float* output, int64_t n,
     TrainOptionReader r(loss, {"label_smoothing", "ignore_index"});
     value = cross_entropy(
         in, tgt,
-        {.weight = vec_view(loss.class_weight),
+        {.weight = vec_view(loss.class_weight, wbuf),
          .ignore_index = static_cast<int64_t>(r.get("ignore_index", -100.0)),
          .label_smoothing = r.get("label_smoothing", 0.0),
          .reduction = red},
@@ -488,7 +495,7 @@ double compute_loss(const LossSpec& loss, const float* output, int64_t n,
     value = multi_margin_loss(in, tgt,
                               {.p = static_cast<int>(r.get("p", 1.0)),
                                .margin = r.get("margin", 1.0),
-                               .weight = vec_view(loss.class_weight),
+                               .weight = vec_view(loss.class_weight, wbuf),
                                .reduction = red},
                               outs);
   } else {

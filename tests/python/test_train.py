@@ -197,6 +197,51 @@ def test_full_batch_sgd_training_matches_torch(rng):
     np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize(
+    "loss,opts,kind",
+    [
+        ("binary_cross_entropy_with_logits", {"pos_weight": 3.0}, "binary"),
+        ("cross_entropy", {"weight": [0.5, 2.0, 1.0]}, "multi"),
+        ("multi_margin_loss", {"weight": [0.5, 2.0, 1.0]}, "multi"),
+    ],
+)
+def test_weighted_losses_train_like_torch(loss, opts, kind, rng):
+    """pos_weight and class weights reach the float32 model's loss (they are
+    float64 options). Oracle: the same MLP trained in torch with
+    F.binary_cross_entropy_with_logits(pos_weight=) / F.cross_entropy(weight=)
+    / F.multi_margin_loss(weight=), full batch, plain SGD, 10 steps."""
+    x = rng.standard_normal((48, 4)).astype(np.float32)
+    k = 1 if kind == "binary" else 3
+    if kind == "binary":
+        y = (x[:, :1] + 0.5 * x[:, 1:2] > 0.3).astype(np.float32)
+        ty = torch.tensor(y)
+    else:
+        y = rng.integers(0, 3, size=48).astype(np.int64)
+        ty = torch.tensor(y)
+    model = lnn.MLP(4, [8], k, activation="tanh", seed=5)
+    net = _torch_mlp(model, "tanh")
+    fit(model, x, y, loss=loss, loss_options=opts, optimizer=lopt.SGD(model, lr=0.2), epochs=10,
+        batch_size=None, shuffle=False)
+    topt = torch.optim.SGD(net.parameters(), lr=0.2)
+    F = torch.nn.functional
+    for _ in range(10):
+        topt.zero_grad()
+        out = net(torch.tensor(x))
+        if loss == "binary_cross_entropy_with_logits":
+            val = F.binary_cross_entropy_with_logits(out, ty, pos_weight=torch.tensor([opts["pos_weight"]]))
+        elif loss == "cross_entropy":
+            val = F.cross_entropy(out, ty, weight=torch.tensor(opts["weight"]))
+        else:
+            val = F.multi_margin_loss(out, ty, weight=torch.tensor(opts["weight"]))
+        val.backward()
+        topt.step()
+    ours = np.concatenate([np.concatenate([w.ravel(), b]) for w, b in model.state_dict()])
+    theirs = np.concatenate(
+        [torch.cat([m.weight.detach().ravel(), m.bias.detach()]).numpy() for m in net if isinstance(m, torch.nn.Linear)]
+    )
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
+
+
 def _toy(rng, n=400):
     x = rng.standard_normal((n, 6)).astype(np.float32)
     y = (np.sin(x[:, 0]) + x[:, 1] * x[:, 2]).astype(np.float32)
