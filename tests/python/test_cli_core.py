@@ -191,6 +191,14 @@ def test_train_saves_checkpoint_curves_and_metrics(capsys, tmp_path):
     files = summary["files"]
     rows = (out_dir / "curves.csv").read_text().splitlines()
     assert rows[0].startswith("epoch,lr,train_loss,val_loss") and len(rows) == 3
+    # The learning curves as a figure: PNG of the stated pixel size (IHDR) + SVG.
+    from losslab.cli import plots
+
+    png = pathlib.Path(files["curves_png"]).read_bytes()
+    w, h = plots.FIGSIZES["learning_curves"]
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 1000
+    assert (int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")) == (round(w * plots.DPI), round(h * plots.DPI))
+    assert pathlib.Path(files["curves_svg"]).read_text().lstrip().startswith("<?xml")
     # Oracle: reload the checkpoint, apply preprocess.json by hand and recompute the test RMSE with NumPy.
     model = losslab.nn.load(files["checkpoint"])
     pre = json.loads(pathlib.Path(files["preprocess"]).read_text())
@@ -208,6 +216,23 @@ def test_train_saves_checkpoint_curves_and_metrics(capsys, tmp_path):
     assert code == 0 and header == ["split", "accuracy", "macro_f1"] and [r["split"] for r in table] == ["train", "test"]
 
 
+def test_train_progress_bar_shows_live_loss_and_metric(capsys, tmp_path, monkeypatch):
+    # Forced on (stderr is not a TTY under pytest): a redrawn line per update, ending at 3/3
+    # with the live loss and validation metric, cleared at the end; never with --json.
+    monkeypatch.setenv("LOSSLAB_PROGRESS", "1")
+    code, out, err = run(capsys, "train", "--dataset", "digits", "--max-rows", "200", "--model", "linear",
+                         "--epochs", "3", "--out-dir", str(tmp_path / "p"))
+    assert code == 0
+    frames = [f for f in err.split("\r") if f.strip("\x1b[K\n")]
+    last = frames[-1]
+    assert last.startswith("train ce") and "3/3" in last, err
+    assert re.search(r"loss=[0-9.]+", last) and re.search(r"accuracy=[0-9.]+", last), last
+    assert err.endswith("\r\x1b[K")  # the bar is erased before the table is printed
+    code, out, err = run(capsys, "train", "--dataset", "digits", "--max-rows", "200", "--model", "linear",
+                         "--epochs", "3", "--out-dir", str(tmp_path / "q"), "--json")
+    assert code == 0 and err == "" and json.loads(out)["epochs_run"] == 3
+
+
 # --------------------------------------------------------------------------- compare
 
 
@@ -217,7 +242,10 @@ def _check_schema(d, task, n_losses, folds):
            "losses": list, "interrupted": bool}
     for k, t in top.items():
         assert isinstance(d[k], t), k
-    assert set(d) == set(top) | {"n_classes", "classes"}
+    # Keys added after the first schema (what was done to the data).
+    assert isinstance(d["missing"], dict) and isinstance(d["notes"], list)
+    assert d["standardize_target"] is (True if task == "regression" else None)
+    assert set(d) == set(top) | {"n_classes", "classes", "missing", "notes", "standardize_target"}
     assert d["task"] == task and d["folds"] == folds and len(d["losses"]) == n_losses
     assert set(d["higher_is_better"]) == set(d["metrics"])
     keys = {"spec", "label", "loss", "options", "metrics", "epochs_to_converge", "time_s", "best", "curves", "oof"}
@@ -299,6 +327,15 @@ def test_compare_on_a_messy_user_csv(capsys, tmp_path, rng):
                        "--epochs", "1", "--out-dir", str(tmp_path / "o"), "--no-report")
     assert "dropped 2 rows whose target 'price' is missing" in out
     assert "missing values: size: 4, kind: 19" in out
+    # Counted by hand from the generator above: 2 targets (dropped), size NA for i % 17 == 0,
+    # kind NA for i % 3 == 2 except the dropped row 5. Reported in the JSON and the report too.
+    assert d["missing"] == {"price": 2, "size": 4, "kind": 19}
+    assert any("dropped 2 rows" in n for n in d["notes"])
+    from losslab.cli.report import write_compare_report
+
+    html = write_compare_report(d, tmp_path / "rep").read_text(encoding="utf-8")
+    assert "<dt>missing values</dt>" in html and "dropped 2 rows" in html
+    assert all(f"{k}: {v}" in html for k, v in d["missing"].items())
 
 
 @pytest.mark.skipif("dice_cross_entropy_loss" not in losslab.trainable_losses(), reason="engine without Dice training")
@@ -337,6 +374,29 @@ def test_compare_interrupt_keeps_finished_runs(capsys, tmp_path, monkeypatch):
     assert saved["interrupted"] is True and len(saved["losses"]) == 1
 
 
+def test_train_interrupt_saves_the_finished_epochs(capsys, tmp_path, monkeypatch):
+    from losslab.cli import output
+
+    real = output.Progress.update
+
+    def update(self, n=1, **values):  # Ctrl-C as the bar is drawn after epoch 2
+        real(self, n, **values)
+        if self.n == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(output.Progress, "update", update)
+    out_dir = tmp_path / "t"
+    code, out, err = run(capsys, "train", "--dataset", "breast_cancer", "--model", "linear", "--epochs", "50",
+                         "--out-dir", str(out_dir))
+    assert code == 130
+    assert "interrupted; kept 2 finished epochs" in err
+    _, rows = parse_table(out)
+    assert [r["split"] for r in rows] == ["train", "test"]  # the metrics of the weights reached
+    assert len((out_dir / "curves.csv").read_text().splitlines()) == 1 + 2
+    assert losslab.nn.load(str(out_dir / "model.ckpt")).in_features == 30
+    assert (out_dir / "learning_curves.png").stat().st_size > 1000
+
+
 # --------------------------------------------------------------------------- errors
 
 
@@ -345,12 +405,39 @@ BAD = [
     (["compare", "{csv}", "--target", "nope"], "target column 'nope' is not in"),
     (["compare", "{csv}", "--target", "name", "--task", "regression"], "not numeric"),
     (["compare", "{csv}", "--target", "const"], "single class"),
-    (["compare", "{csv}", "--target", "y", "--losses", "mse,hubr"], "unknown loss 'hubr'"),
+    (["compare", "{csv}", "--target", "y", "--losses", "mse,hubr"], "unknown loss 'hubr' (did you mean 'huber'?)"),
     (["compare", "{csv}", "--target", "y", "--losses", "huber:delta=1:bogus=2"], "no option 'bogus'"),
     (["train", "{csv}", "--target", "y", "--loss", "mse", "--delta", "1"], "--delta does not apply"),
     (["train", "{csv}", "--target", "y", "--bogus", "1"], "unrecognized arguments"),
     (["eval", "huber", "--input", "{npy}", "--target", "{npy}", "--bogus", "1"], "does not accept"),
     (["compare", "{ragged}", "--target", "y"], "line 3: expected 3 fields, found 2"),
+    (["compare", "{csv}", "--target", "y", "--fodls", "2"], "unrecognized arguments: --fodls 2 (did you mean --folds?)"),
+    (["compare", "{csv}", "--target", "y", "--folds", "x"], "argument --folds: invalid int value"),
+    (["eval", "huber", "--input", "{npy}", "--target", "{npy}", "--delta", "abc"], "--delta 'abc' is not a number"),
+    (["eval", "hubr", "--input", "{npy}", "--target", "{npy}"], "unknown loss 'hubr'"),
+    (["eval", "huber", "--input", "nofile.npy", "--target", "{npy}"], "no such file"),
+    (["compare", "{unclosed}", "--target", "y"], "line 3: expected 3 fields, found 2; a quote (\") opened on this line runs over the next 2 line(s)"),
+    # The same cases for every command that reads data (recommend, landscape, train).
+    (["recommend", "nofile.csv", "--target", "y"], "no such file"),
+    (["recommend", "{csv}", "--target", "nope"], "target column 'nope' is not in"),
+    (["recommend", "{csv}", "--target", "name", "--task", "regression"], "not numeric"),
+    (["recommend", "{csv}", "--target", "const"], "single class"),
+    (["recommend", "{csv}", "--target", "y", "--bogus", "1"], "unrecognized arguments"),
+    (["landscape", "nofile.csv", "--target", "y", "--loss", "mse"], "no such file"),
+    (["landscape", "{csv}", "--target", "nope", "--loss", "mse"], "target column 'nope' is not in"),
+    (["landscape", "{csv}", "--target", "name", "--task", "regression", "--loss", "mse"], "not numeric"),
+    (["landscape", "{csv}", "--target", "const", "--loss", "bce"], "single class"),
+    (["landscape", "{csv}", "--target", "y", "--loss", "hubr"], "unknown loss 'hubr'"),
+    (["landscape", "{csv}", "--target", "y", "--loss", "mse", "--bogus"], "unrecognized arguments"),
+    (["train", "{csv}", "--target", "nope"], "target column 'nope' is not in"),
+    (["train", "{csv}", "--target", "name", "--task", "regression"], "not numeric"),
+    (["train", "{csv}", "--target", "const"], "single class"),
+    (["train", "{csv}", "--target", "y", "--loss", "hubr"], "unknown loss 'hubr'"),
+    (["plot", "hubr"], "cannot plot 'hubr'"),
+    (["plot", "huber", "--bogus"], "unrecognized arguments"),
+    (["plot"], "the following arguments are required: LOSS"),
+    (["list", "--bogus"], "unrecognized arguments"),
+    (["explain", "hubr"], "unknown loss 'hubr' (did you mean 'huber'?)"),
 ]
 
 
@@ -359,19 +446,21 @@ def bad_files(tmp_path):
     rows = ["y,name,const"] + [f"{i % 7 * 1.5},n{i % 3},k" for i in range(30)]
     (tmp_path / "d.csv").write_text("\n".join(rows) + "\n")
     (tmp_path / "r.csv").write_text("y,a,b\n1,2,3\n4,5\n")
+    (tmp_path / "u.csv").write_text('y,a,b\n1,2,3\n4,"5,6\n7,8,9\n')
     np.save(tmp_path / "a.npy", np.zeros(3))
-    return {"csv": str(tmp_path / "d.csv"), "ragged": str(tmp_path / "r.csv"), "npy": str(tmp_path / "a.npy")}
+    return {"csv": str(tmp_path / "d.csv"), "ragged": str(tmp_path / "r.csv"), "npy": str(tmp_path / "a.npy"),
+            "unclosed": str(tmp_path / "u.csv")}
 
 
-@pytest.mark.parametrize("argv,msg", BAD, ids=[b[1].split()[0] + str(i) for i, b in enumerate(BAD)])
+@pytest.mark.parametrize("argv,msg", BAD, ids=[f"{b[0][0]}-{i}" for i, b in enumerate(BAD)])
 def test_bad_input_exits_2_with_one_line(capsys, bad_files, argv, msg):
     argv = [a.format(**bad_files) for a in argv]
     code, out, err = run(capsys, *argv)
     assert code == 2
     assert msg in err
     assert "Traceback" not in err
-    if "unrecognized" not in msg:  # argparse prints its usage line first
-        assert err.count("\n") == 1 and err.startswith(f"losslab {argv[0]}: error: ")
+    # One line, argparse's usage errors included (no usage block).
+    assert err.count("\n") == 1 and err.startswith(f"losslab {argv[0]}: error: "), err
 
 
 def test_python_dash_m_subprocess(bad_files, tmp_path):

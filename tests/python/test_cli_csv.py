@@ -84,6 +84,16 @@ def test_ragged_rows_report_the_physical_line(tmp_path):
         read_csv(write(tmp_path, "d2.csv", "a,b\n1,2\n1,2,3\n"))
 
 
+def test_unclosed_quote_names_its_line_and_the_cause(tmp_path):
+    # The quote opened on line 3 swallows lines 4-5 into one field: 2 fields, not 3.
+    text = 'a,b,c\n1,2,3\n4,"5,6\n7,8,9\n10,11,12\n'
+    with pytest.raises(CliError) as e:
+        read_csv(write(tmp_path, "q.csv", text))
+    msg = str(e.value)
+    assert msg.startswith("q.csv line 3: expected 3 fields, found 2")
+    assert "quote" in msg and "next 3 line(s)" in msg and "\n" not in msg
+
+
 def test_missing_empty_and_duplicate_names(tmp_path):
     with pytest.raises(CliError, match="no such file"):
         read_csv(tmp_path / "nope.csv")

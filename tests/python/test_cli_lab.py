@@ -147,7 +147,9 @@ def test_recommend_costs_need_both_and_positive():
 @pytest.mark.parametrize(
     "name,families",
     [("ames", {"huber", "mae"}), ("lending_club", {"weighted_bce", "focal"}), ("digits", {"cross_entropy"}),
-     ("brain_mri", {"dice_ce"})],
+     ("brain_mri", {"dice_ce"}),
+     # 37 % malignant: mild imbalance (20-40 %), plain BCE first (docs/cli_lab.md rules)
+     ("breast_cancer", {"bce"})],
 )
 def test_recommend_bundled(name, families):
     prof = profile_data(load_bundled(name))
@@ -175,6 +177,31 @@ def test_recommend_verify_writes_report_with_verdict(tmp_path, capsys):
     res = json.loads((tmp_path / "results.json").read_text())
     assert res["recommendation"]["metric"] == "f1"
     assert {e["spec"] for e in res["losses"]} >= {"bce"}
+
+
+def test_recommend_verify_interrupted_keeps_runs_and_does_not_claim_agreement(tmp_path, capsys, monkeypatch):
+    import losslab.cli.compare as cmp
+
+    real, calls = cmp.fit_model, {"n": 0}
+
+    def fake(*a, **k):  # Ctrl-C during the second candidate's first fold
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(cmp, "fit_model", fake)
+    code = main(["recommend", "--dataset", "breast_cancer", "--verify", "--folds", "2", "--epochs", "1",
+                 "--model", "linear", "--out-dir", str(tmp_path), "--json"])
+    captured = capsys.readouterr()
+    assert code == 130
+    out = json.loads(captured.out)
+    ver = out["verify"]
+    assert ver["interrupted"] is True and ver["agrees"] is None
+    assert ver["verdict"].startswith(f"undecided: interrupted after 1 of {len(ver['specs'])} runs")
+    assert "interrupted; kept 1 finished run" in captured.err
+    res = json.loads((tmp_path / "results.json").read_text())  # the finished run is kept in the report
+    assert res["interrupted"] is True and len(res["losses"]) == 1
 
 
 # --------------------------------------------------------------------------- plot
@@ -248,6 +275,8 @@ def test_plot_table_output_and_files(tmp_path, capsys):
 @pytest.mark.parametrize(
     "argv,needle",
     [(["mse", "hinge"], "no common x axis"), (["mse", "--gamma", "2"], "--gamma"),
+     # the suggested command is runnable: the specs as typed, not their display labels
+     (["huber:2", "bce", "mae"], "e.g. `losslab plot huber:2 mae`"),
      (["nonsense"], "cannot plot 'nonsense'"), (["huber:abc"], "number"),
      (["ce", "--axis", "error"], "--axis error"), (["bce", "--axis", "probability", "--range", "0", "1"], "(0, 1)")],
 )
@@ -322,6 +351,36 @@ def test_landscape_command_tiny(tmp_path, capsys):
         w, h = plots.FIGSIZES[stem]
         _check_figure_files(d["files"][stem]["png"], d["files"][stem]["svg"], (int(w * 100), int(h * 100)))
     assert json.loads((tmp_path / "landscape.json").read_text())["resolution"] == 5
+
+
+def test_landscape_interrupted_keeps_the_finished_rows(tmp_path, capsys, monkeypatch):
+    from losslab.cli import cmd_landscape
+
+    real, calls = cmd_landscape.training_loss, {"n": 0}
+    res, npts = 5, 5
+    stop = 2 + npts + 2 * res + 1  # θ*, θ0, the interpolation, 2 grid rows, then Ctrl-C
+
+    def fake(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == stop:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(cmd_landscape, "training_loss", fake)
+    code = main(["landscape", "--dataset", "ames", "--max-rows", "200", "--loss", "mse", "--model", "mlp:4",
+                 "--epochs", "1", "--resolution", str(res), "--interp-points", str(npts),
+                 "--out-dir", str(tmp_path), "--json"])
+    captured = capsys.readouterr()
+    assert code == 130
+    d = json.loads(captured.out)
+    assert d["interrupted"] is True and d["grid_rows_done"] == 2
+    Z = np.array(d["loss_grid"], dtype=float)  # null (not evaluated) -> nan
+    assert np.all(np.isfinite(Z[:2])) and np.all(np.isnan(Z[2:]))
+    assert np.all(np.isfinite(d["interpolation"]["loss"]))
+    for stem in ("landscape_contour", "landscape_surface", "landscape_interpolation"):
+        assert pathlib.Path(d["files"][stem]["png"]).stat().st_size > 1000
+    saved = json.loads((tmp_path / "landscape.json").read_text())
+    assert saved["grid_rows_done"] == 2
 
 
 # --------------------------------------------------------------------------- report in Chromium

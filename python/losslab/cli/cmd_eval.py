@@ -115,8 +115,14 @@ def run(args) -> int:
             flag = "--input" if n == names[0] else ("--target" if n == target_name else f"--{n}")
             flags.append(f"{flag} {n.upper()}.npy")
         raise CliError(f"{info.name} needs the arrays {', '.join(missing)}: give {' '.join(flags)}")
+    params = {p.name: p for p in info.parameters}
     for k, v in extra.items():
         kwargs[k] = _value(v)
+        # A numeric parameter given a word (--delta abc) would otherwise reach
+        # the binding as a str and read as "unknown option".
+        d = params[k].default if k in params else None
+        if isinstance(d, (int, float)) and not isinstance(d, bool) and isinstance(kwargs[k], str):
+            raise CliError(f"--{k.replace('_', '-')} {v!r} is not a number; give e.g. --{k.replace('_', '-')} {d}")
     if args.reduction is not None:
         kwargs["reduction"] = args.reduction
     loaded = [load_array(arrays[n]) for n in names]
@@ -141,8 +147,9 @@ def run(args) -> int:
         msg = str(e)
         if "incompatible function arguments" in msg or "unexpected keyword" in msg:
             known = ", ".join(f"--{p.name.replace('_', '-')}" for p in info.parameters)
+            unknown = [k for k in kwargs if k not in params] or list(kwargs)
             raise CliError(
-                f"{info.name} does not accept these options ({', '.join('--' + k for k in kwargs) or 'none'}); "
+                f"{info.name} does not accept these options ({', '.join('--' + k for k in unknown) or 'none'}); "
                 f"its parameters: {known} (see `losslab explain {info.name}`)"
             ) from None
         raise

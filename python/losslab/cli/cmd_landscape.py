@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import sys
 import time
 
 import numpy as np
@@ -129,29 +130,41 @@ def training_loss(model, theta: np.ndarray, X: np.ndarray, target, f) -> float:
 
 
 def compute_landscape(model, theta0, Xs, target, f, *, resolution: int, span: float, interp_points: int,
-                      seed: int) -> dict:
-    """The grid and the interpolation (model's parameters restored after)."""
+                      seed: int, progress=None) -> dict:
+    """The grid and the interpolation (model's parameters restored after).
+    ``progress``: an output.Progress advanced once per grid row. Ctrl-C
+    stops early: the points not evaluated are NaN and ``interrupted`` is True."""
     theta_star = model.parameters().astype(np.float64)
     rng = np.random.default_rng(seed)
     d1 = filter_normalized_direction(model, rng)
     d2 = filter_normalized_direction(model, rng)
     a = np.linspace(-span, span, resolution)
     b = np.linspace(-span, span, resolution)
-    Z = np.empty((resolution, resolution))
+    alphas = np.linspace(-0.25, 1.25, interp_points)
+    theta0 = np.asarray(theta0, dtype=np.float64)
+    # Not yet evaluated = NaN. Ctrl-C keeps what is done: the cheap points
+    # first (θ*, θ0, the 1-D interpolation), then the grid row by row.
+    Z = np.full((resolution, resolution), np.nan)
+    interp = np.full(alphas.size, np.nan)
+    loss_star = loss_init = float("nan")
+    interrupted = False
     try:
+        loss_star = training_loss(model, theta_star, Xs, target, f)
+        loss_init = training_loss(model, theta0, Xs, target, f)
+        for k, al in enumerate(alphas):
+            interp[k] = training_loss(model, (1 - al) * theta0 + al * theta_star, Xs, target, f)
         for i, bi in enumerate(b):
             for j, aj in enumerate(a):
                 Z[i, j] = training_loss(model, theta_star + aj * d1 + bi * d2, Xs, target, f)
-        alphas = np.linspace(-0.25, 1.25, interp_points)
-        theta0 = np.asarray(theta0, dtype=np.float64)
-        interp = np.array([training_loss(model, (1 - al) * theta0 + al * theta_star, Xs, target, f)
-                           for al in alphas])
-        loss_star = training_loss(model, theta_star, Xs, target, f)
-        loss_init = training_loss(model, theta0, Xs, target, f)
+            if progress is not None:
+                progress.update(1, loss=float(np.nanmin(Z[: i + 1])))
+    except KeyboardInterrupt:
+        interrupted = True
     finally:
         model.set_parameters(theta_star.astype(np.float32))
     return {"a": a, "b": b, "Z": Z, "alphas": alphas, "interp": interp, "loss_at_solution": loss_star,
             "loss_at_init": loss_init, "direction_norms": [float(np.linalg.norm(d1)), float(np.linalg.norm(d2))],
+            "interrupted": interrupted,
             "theta_norm": float(np.linalg.norm(theta_star))}
 
 
@@ -202,20 +215,31 @@ def run(args) -> int:
         target = np.asarray(ds.y[idx], dtype=np.float64)
     f = _loss_call(spec, res.options)
     t1 = time.perf_counter()
-    land = compute_landscape(model, theta0, Xs, target, f, resolution=args.resolution, span=args.span,
-                             interp_points=args.interp_points, seed=args.seed)
+    with Progress(args.resolution, desc="landscape grid rows",
+                  enabled=None if not args.json else False) as gbar:
+        land = compute_landscape(model, theta0, Xs, target, f, resolution=args.resolution, span=args.span,
+                                 interp_points=args.interp_points, seed=args.seed, progress=gbar)
     eval_s = time.perf_counter() - t1
     out_dir = pathlib.Path(args.out_dir)
     title = f"{spec.label} · {args.model} · {ds.name}"
-    files = {}
-    for stem, fig in (
-        ("landscape_contour", plots.landscape_contour(land["a"], land["b"], land["Z"], title=title)),
-        ("landscape_surface", plots.landscape_surface(land["a"], land["b"], land["Z"], title=title)),
-        ("landscape_interpolation", plots.landscape_interpolation(land["alphas"], land["interp"], title=title)),
-    ):
-        png, svg = plots.save_figure(fig, out_dir, stem)
-        files[stem] = {"png": str(png), "svg": str(svg)}
     Z = land["Z"]
+    rows_done = int(np.all(np.isfinite(Z), axis=1).sum())
+    figures = []
+    # After Ctrl-C: draw what is finished (the grid needs 2 full rows).
+    if rows_done >= 2:
+        Zd = Z[:rows_done]
+        figures.append(("landscape_contour", lambda: plots.landscape_contour(land["a"], land["b"][:rows_done], Zd,
+                                                                             title=title)))
+        figures.append(("landscape_surface", lambda: plots.landscape_surface(land["a"], land["b"][:rows_done], Zd,
+                                                                             title=title)))
+    if np.all(np.isfinite(land["interp"])):
+        figures.append(("landscape_interpolation",
+                        lambda: plots.landscape_interpolation(land["alphas"], land["interp"], title=title)))
+    files = {}
+    for stem, make in figures:
+        png, svg = plots.save_figure(make(), out_dir, stem)
+        files[stem] = {"png": str(png), "svg": str(svg)}
+    interrupted = bool(res.interrupted or land["interrupted"])
     c = args.resolution // 2
     data = {
         "dataset": ds.name, "target": ds.target, "task": ds.task, "loss": spec.name, "spec": spec.text,
@@ -226,8 +250,9 @@ def run(args) -> int:
         "a": land["a"].tolist(), "b": land["b"].tolist(), "loss_grid": Z.tolist(),
         "interpolation": {"alpha": land["alphas"].tolist(), "loss": land["interp"].tolist()},
         "loss_at_solution": land["loss_at_solution"], "loss_at_init": land["loss_at_init"],
-        "grid_min": float(np.nanmin(Z)), "grid_max": float(np.nanmax(Z)),
+        "grid_min": _nan_stat(np.nanmin, Z), "grid_max": _nan_stat(np.nanmax, Z),
         "grid_center": float(Z[c, c]) if args.resolution % 2 else None,
+        "grid_rows_done": rows_done, "interrupted": interrupted,
         "direction_norms": land["direction_norms"], "theta_norm": land["theta_norm"],
         "train_time_s": train_s, "eval_time_s": eval_s, "files": files,
     }
@@ -239,14 +264,16 @@ def run(args) -> int:
     data["files"]["json"] = str(jpath)
     if args.json:
         emit_json(data)
-        return 130 if res.interrupted else 0
+        return 130 if interrupted else 0
     rows = [
         {"quantity": "training loss at the solution θ*", "value": land["loss_at_solution"]},
         {"quantity": "training loss at the initialization θ0", "value": land["loss_at_init"]},
         {"quantity": f"grid min / max ({args.resolution}x{args.resolution}, span {args.span:g})",
-         "value": f"{np.nanmin(Z):.4g} / {np.nanmax(Z):.4g}"},
+         "value": f"{_nan_stat(np.nanmin, Z):.4g} / {_nan_stat(np.nanmax, Z):.4g}"
+                  + ("" if rows_done == args.resolution else f" ({rows_done} of {args.resolution} rows done)")},
         {"quantity": "interpolation min (alpha)",
-         "value": f"{np.nanmin(land['interp']):.4g} ({land['alphas'][int(np.nanargmin(land['interp']))]:.3g})"},
+         "value": (f"{np.nanmin(land['interp']):.4g} ({land['alphas'][int(np.nanargmin(land['interp']))]:.3g})"
+                   if np.any(np.isfinite(land["interp"])) else "not evaluated")},
         {"quantity": "rows evaluated", "value": int(idx.size)},
     ]
     print_table(rows, ["quantity", "value"], title=f"loss landscape of {title}")
@@ -256,5 +283,13 @@ def run(args) -> int:
     print(f"grid: {jpath}")
     if res.interrupted:
         print("interrupted during training: the landscape is around the weights reached so far")
-        return 130
-    return 0
+    if land["interrupted"]:
+        print(f"interrupted during the evaluation: kept {rows_done} of {args.resolution} grid rows "
+              f"(not evaluated = null in {jpath.name})", file=sys.stderr)
+    return 130 if interrupted else 0
+
+
+def _nan_stat(fn, Z) -> float:
+    """fn (nanmin / nanmax) of Z, NaN when nothing was evaluated (no warning)."""
+    Z = np.asarray(Z)
+    return float(fn(Z)) if np.any(np.isfinite(Z)) else float("nan")

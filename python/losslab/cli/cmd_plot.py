@@ -243,7 +243,9 @@ def curves(fn: str, axis: str, x: np.ndarray, options: dict) -> tuple[np.ndarray
     return v, g / (x * (1.0 - x))
 
 
-def _pick_axis(entries, requested: str) -> str:
+def _pick_axis(entries, requested: str, texts=None) -> str:
+    """The x axis; ``texts`` are the specs as typed (for the suggested command)."""
+    texts = list(texts) if texts is not None else [lab for lab, _, _ in entries]
     if requested != "auto":
         bad = [lab for lab, fn, _ in entries if requested not in PLOTTABLE[fn].axes]
         if bad:
@@ -252,12 +254,13 @@ def _pick_axis(entries, requested: str) -> str:
         return requested
     common = [a for a in AXES if all(a in PLOTTABLE[fn].axes for _, fn, _ in entries)]
     if not common:
-        groups = {}
-        for lab, fn, _ in entries:
+        groups, typed = {}, {}
+        for (lab, fn, _), text in zip(entries, texts):
             groups.setdefault(PLOTTABLE[fn].axes[0], []).append(lab)
+            typed.setdefault(PLOTTABLE[fn].axes[0], []).append(text)
         desc = "; ".join(f"{' '.join(v)} against the {k}" for k, v in groups.items())
         raise CliError(f"these losses have no common x axis ({desc}); plot each group separately, "
-                       f"e.g. `losslab plot {' '.join(next(iter(groups.values())))}`")
+                       f"e.g. `losslab plot {' '.join(next(iter(typed.values())))}`")
     return common[0]
 
 
@@ -274,7 +277,7 @@ def build(args) -> dict:
             takers = sorted(fn for fn, p in PLOTTABLE.items() if opt in p.options)
             raise CliError(f"option --{opt.replace('_', '-')} is not used by any of {', '.join(args.losses)}; "
                            f"it applies to {', '.join(takers)}")
-    axis = _pick_axis(entries, args.axis)
+    axis = _pick_axis(entries, args.axis, args.losses)
     lo, hi = args.x_range if args.x_range else _DEFAULT_RANGE[axis]
     if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
         raise CliError(f"--range {lo:g} {hi:g}: give LO < HI, both finite")

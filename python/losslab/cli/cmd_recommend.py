@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import pathlib
+import sys
 
 import numpy as np
 
@@ -180,8 +181,10 @@ def run(args) -> int:
     ds = load_dataset(args)
     prof = profile_data(ds, cost_under=args.cost_under, cost_over=args.cost_over)
     cands = recommend(prof)
-    out = {"profile": prof, "recommendations": cands}
+    out = {"profile": prof, "recommendations": cands, "missing": dict(ds.missing or {}), "notes": list(ds.notes)}
     if not args.json:
+        for note in ds.notes:
+            print(f"note: {note}")
         _print_profile(prof)
         print()
         print("recommendation (best first):")
@@ -210,6 +213,14 @@ def run(args) -> int:
                              standardize_target=getattr(args, "standardize_target", True),
                              progress=not args.json)
         v = verdict(result, judged, prof)
+        n_done = len(result.get("losses") or [])
+        if result.get("interrupted") and n_done < len(specs):
+            # Ctrl-C: the finished runs are kept (table, report), but a ranking
+            # of some of the candidates cannot confirm the recommendation.
+            done = ", ".join(e["spec"] for e in result.get("losses") or []) or "none"
+            v["agrees"] = None
+            v["verdict"] = (f"undecided: interrupted after {n_done} of {len(specs)} runs (finished: {done}); "
+                            f"run --verify again to compare all candidates")
         if not cands[0].get("trainable", True):
             v["verdict"] = (f"{cands[0]['spec']} cannot be trained by the engine; among the trainable "
                             f"candidates: {v['verdict']}")
@@ -237,6 +248,8 @@ def run(args) -> int:
         if result.get("interrupted"):
             if args.json:
                 emit_json(out)
+            print(f"interrupted; kept {n_done} finished "
+                  f"run{'s' if n_done != 1 else ''} (report: {report})", file=sys.stderr)
             return 130
     if args.json:
         emit_json(out)

@@ -127,6 +127,7 @@ def run(args) -> int:
         "files": files,
         "interrupted": res.interrupted,
         "notes": ds.notes,
+        "missing": dict(ds.missing or {}),
     }
     if args.json:
         emit_json(summary)
@@ -142,7 +143,7 @@ def run(args) -> int:
         print_table(rows, ["split"] + metrics)
         print()
         print(f"checkpoint: {files['checkpoint']}")
-        print(f"curves: {files['curves_csv']}")
+        print(f"curves: {files['curves_csv']} (+ .json; figure {files['curves_png']} + .svg)")
     if res.interrupted:
         print(f"interrupted; kept {res.epochs_run} finished epochs (saved in {out_dir})", file=sys.stderr)
         return 130
@@ -192,6 +193,16 @@ def _save(out_dir, ds, spec, res, args, hidden, scores, n_train, n_test) -> dict
     }
     pre_path = out_dir / "preprocess.json"
     pre_path.write_text(json.dumps(to_jsonable(pre), sort_keys=True))
+    # The learning curves as a figure too (PNG + SVG, like every figure of the command).
+    from . import plots
+
+    curve = {k: [h.get(k) for h in res.history] for k in ("epoch", "train_loss", "val_loss")}
+    fig = plots.learning_curves(
+        [(spec.label, [curve])],
+        title=f"Learning curves: {spec.label} on {ds.name}",
+        subtitle=f" (validation = the {n_test}-row test split)",
+    )
+    curves_png, curves_svg = plots.save_figure(fig, out_dir, "learning_curves")
     metrics_path = out_dir / "metrics.json"
     metrics_path.write_text(
         json.dumps(to_jsonable({"metrics": scores, "n_train": n_train, "n_test": n_test, "seed": args.seed}), sort_keys=True)
@@ -201,5 +212,7 @@ def _save(out_dir, ds, spec, res, args, hidden, scores, n_train, n_test) -> dict
         "preprocess": str(pre_path),
         "curves_csv": str(curves_csv),
         "curves_json": str(curves_json),
+        "curves_png": str(curves_png),
+        "curves_svg": str(curves_svg),
         "metrics": str(metrics_path),
     }

@@ -101,6 +101,11 @@ def run_compare(
         "losses": [],
         "interrupted": False,
         "classes": ds.classes,
+        # Added keys (the schema above is fixed; these only extend it): what
+        # was done to the data, for the table header and the report.
+        "missing": {str(k): int(v) for k, v in (ds.missing or {}).items()},
+        "notes": list(ds.notes or []),
+        "standardize_target": bool(standardize_target) if ds.task == "regression" else None,
     }
     if isinstance(progress, bool) or progress is None:
         bar = Progress(len(parsed) * len(splits) * int(epochs), desc="compare", enabled=None if progress else False)

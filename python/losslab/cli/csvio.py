@@ -181,6 +181,15 @@ def read_csv(path, *, sep=None) -> Table:
     cols = [[] for _ in range(n)]
     for line, row in rows:
         if len(row) != n:
+            spans = row[-1].count("\n") if row else 0
+            if spans:
+                # A stray quote swallows the following lines into the row's
+                # last field (a multi-line field elsewhere in the row was closed).
+                raise CliError(
+                    f"{name} line {line}: expected {n} fields, found {len(row)}; a quote (\") opened on "
+                    f"this line runs over the next {spans} line(s): close it on this line, or write a quote "
+                    f"inside a quoted field as \"\""
+                )
             raise CliError(
                 f"{name} line {line}: expected {n} fields, found {len(row)}; "
                 f"fix that row (a field with the separator {_sep_name(sep)} inside must be quoted)"

@@ -683,7 +683,18 @@ def lookup(name_or_alias: str) -> LossInfo:
         return _BY_ALIAS[key]
     if key in SPECS:
         return _BY_NAME[SPECS[key].loss]
-    raise CliError(f"unknown loss {name_or_alias!r}; known: {', '.join(sorted(_BY_NAME))} (see `losslab list`)")
+    raise CliError(
+        f"unknown loss {name_or_alias!r}{_did_you_mean(key, list(_BY_ALIAS) + list(SPECS))}; "
+        f"known: {', '.join(sorted(_BY_NAME))} (see `losslab list`)"
+    )
+
+
+def _did_you_mean(key: str, names) -> str:
+    """' (did you mean 'huber'?)' for a name close to a known one, else ''."""
+    import difflib
+
+    m = difflib.get_close_matches(key, sorted(set(names)), n=1, cutoff=0.75)
+    return f" (did you mean {m[0]!r}?)" if m else ""
 
 
 # --------------------------------------------------------------------------- specs
@@ -863,7 +874,7 @@ def parse_loss_spec(text: str, ds=None, overrides: dict | None = None, *, requir
                 f"{', '.join(sorted(SPECS))} (it works with `losslab eval`)"
             )
         raise CliError(
-            f"unknown loss {parts[0]!r}; known specs: {', '.join(sorted(SPECS))} "
+            f"unknown loss {parts[0]!r}{_did_you_mean(key, SPECS)}; known specs: {', '.join(sorted(SPECS))} "
             f"(see `losslab list` / `losslab explain NAME`)"
         )
     info = SPECS[key]

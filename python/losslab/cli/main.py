@@ -16,6 +16,7 @@ with their traceback.
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import os
 import sys
@@ -39,6 +40,37 @@ def _load_commands() -> dict:
     return modules
 
 
+class _ArgumentError(Exception):
+    """An argparse usage error, raised instead of printing usage + exiting."""
+
+    def __init__(self, prog: str, message: str):
+        super().__init__(message)
+        self.prog = prog
+        self.message = message
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose usage errors become ONE line (the issue asks for a
+    one-line error naming the fix, exit 2, for an unknown option too): main()
+    prints ``<prog>: error: <message>; see `<prog> --help` `` instead of
+    argparse's usage block. Subparsers inherit the class."""
+
+    def error(self, message):
+        raise _ArgumentError(self.prog, message)
+
+
+def _closest_options(parser, unknown: list) -> str:
+    """' (did you mean --x?)' for unknown --options close to a known one."""
+    known = [o for a in parser._actions for o in a.option_strings if o.startswith("--")]
+    hints = []
+    for tok in unknown:
+        if tok.startswith("--"):
+            m = difflib.get_close_matches(tok.split("=", 1)[0], known, n=1, cutoff=0.75)
+            if m:
+                hints.append(m[0])
+    return f" (did you mean {' / '.join(hints)}?)" if hints else ""
+
+
 def build_parser(modules=None):
     """(parser, {command: module})."""
     modules = _load_commands() if modules is None else modules
@@ -46,7 +78,7 @@ def build_parser(modules=None):
         from losslab import __version__
     except Exception:  # pragma: no cover - the extension is missing
         __version__ = "?"
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="losslab",
         description="Pick the right loss for your data: describe, evaluate, train, compare and visualize "
         "losslab's losses. See docs/cli.md.",
@@ -73,6 +105,13 @@ def _message(err: BaseException) -> str:
     return _one_line(err) or type(err).__name__
 
 
+def _subparser(parser, name):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices.get(name)
+    return None
+
+
 def main(argv=None) -> int:
     """Runs the command line ``argv`` (default sys.argv[1:]); returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -85,9 +124,16 @@ def main(argv=None) -> int:
             return 2
         module = modules[cmd]
         if extra and not getattr(module, "ACCEPTS_EXTRA", False):
-            parser.parse_args(argv)  # reports the unrecognized arguments, exit 2
+            sub = _subparser(parser, cmd)
+            raise _ArgumentError(
+                f"losslab {cmd}",
+                f"unrecognized arguments: {' '.join(extra)}{_closest_options(sub, extra) if sub else ''}",
+            )
         args.extra = extra
-    except SystemExit as e:
+    except _ArgumentError as e:
+        print(f"{e.prog}: error: {_one_line(e.message)}; see `{e.prog} --help`", file=sys.stderr)
+        return 2
+    except SystemExit as e:  # --help / --version
         return int(e.code or 0) if not isinstance(e.code, str) else 2
     debug = os.environ.get("LOSSLAB_DEBUG") == "1"
     try:

@@ -76,7 +76,8 @@ def _new(kind: str, *, ncols: int = 1, nrows: int = 1, figsize=None, **kw):
     return fig, axes
 
 
-def learning_curves(per_loss: list[tuple[str, list[dict]]], *, title: str = "Learning curves"):
+def learning_curves(per_loss: list[tuple[str, list[dict]]], *, title: str = "Learning curves",
+                    subtitle: str = " (mean over folds, band = ±1 std)"):
     """per_loss: [(label, [{"epoch": [...], "train_loss": [...], "val_loss": [...]}, ...folds])].
     Left: train loss, right: validation loss; the line is the mean over folds,
     the band mean +- std. Each loss is on its own scale, so the y axis is log
@@ -106,7 +107,7 @@ def learning_curves(per_loss: list[tuple[str, list[dict]]], *, title: str = "Lea
         ax.grid(alpha=0.3)
         if j == 0 and ax.has_data():
             ax.legend(fontsize=8)
-    fig.suptitle(title + " (mean over folds, band = ±1 std)")
+    fig.suptitle(title + subtitle)
     fig.tight_layout()
     return fig
 

@@ -121,6 +121,16 @@ def _summary(result: dict) -> str:
                      f"{result.get('seed')}"),
         ("evaluation", f"{result.get('folds')}-fold cross-validation, out-of-fold test metrics"),
     ]
+    if result.get("task") == "regression" and result.get("standardize_target") is not None:
+        items.append(("target scaling", "standardized for training, metrics in original units"
+                      if result["standardize_target"] else "raw target (--no-standardize-target)"))
+    missing = result.get("missing") or {}
+    if missing:
+        items.append(("missing values", ", ".join(f"{k}: {v}" for k, v in missing.items())
+                      + " (numeric: median imputed; categorical: level 'missing'; missing target: row dropped)"))
+    for note in result.get("notes") or []:
+        if not str(note).startswith("missing values:"):  # already in the row above
+            items.append(("note", note))
     if result.get("interrupted"):
         items.append(("status", "interrupted (Ctrl-C): only the finished runs are shown"))
     rows = "".join(f"<dt>{html.escape(str(k))}</dt><dd>{html.escape(str(v))}</dd>" for k, v in items)
