@@ -293,3 +293,16 @@ def round_to_precision(x, precision: str) -> np.ndarray:
     """x (any shape, float) rounded to the "bf16" / "fp16" grid, flattened,
     as float32: the rounding the engine applies in half precision."""
     return _core._train_round(x, precision)
+
+
+_COMPOSITE_MODELS = ("Autoencoder", "VAE", "GAN", "EmbeddingNet")
+
+
+def __getattr__(name):
+    # The composite models live in losslab.models (which imports this module),
+    # so they are looked up lazily: losslab.nn.VAE is losslab.models.VAE.
+    if name in _COMPOSITE_MODELS:
+        from losslab import models
+
+        return getattr(models, name)
+    raise AttributeError(f"module 'losslab.nn' has no attribute {name!r}")
