@@ -18,7 +18,8 @@ as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
 
 # --- system packages -------------------------------------------------------
 apt_pkgs=(libhwy-dev libgtest-dev libgmock-dev libbenchmark-dev libeigen3-dev
-          libopenblas-dev pkg-config)
+          libopenblas-dev pkg-config zlib1g-dev)
+# zlib1g-dev: examples/cpp/mlp_digits reads the gzipped digits CSV.
 # libFuzzer comes with clang's runtime library (Debian 12: clang 14).
 [[ $mode == fuzz ]] && apt_pkgs+=(clang libclang-rt-14-dev)
 # Headless Chromium renders the compare report in the CLI's end-to-end test.
