@@ -74,10 +74,12 @@ class _VocabParallelCE(torch.autograd.Function):
         t = target.detach().reshape(-1).to(torch.int64)
         valid = t != ignore_index
         local = valid & (t >= vocab_start) & (t < vocab_start + v_local)
-        t_local = torch.where(local, t - vocab_start, torch.zeros_like(t))
+        # Rows this rank does not own use their row max as the dummy target: finite
+        # whenever the shard row has a finite logit (a -inf column 0 would give NaN).
+        t_local = torch.where(local, t - vocab_start, x.argmax(1))
 
         # losslab's kernel on the shard, with the local target where this rank
-        # owns it (column 0 elsewhere): ce = lse_local - z[t_local] and
+        # owns it (the row's argmax elsewhere): ce = lse_local - z[t_local] and
         # grad = softmax_local - onehot(t_local) for reduction="sum".
         ce, g = _ll.cross_entropy(x, t_local, reduction="none", return_grad=True)
         ce, g = _to_torch(ce), _to_torch(g)
@@ -86,6 +88,11 @@ class _VocabParallelCE(torch.autograd.Function):
         lse_local = ce.to(acc) + z_t
         p_local = g.to(acc)
         p_local.scatter_add_(1, t_local[:, None], torch.ones(n, 1, dtype=acc))
+        # A shard row of only -inf (masked vocabulary) has lse_local = -inf and
+        # no probability mass; ce + z_t would be inf - inf there.
+        dead = torch.isneginf(x.amax(1)) if v_local else torch.ones(n, dtype=torch.bool)
+        lse_local = torch.where(dead, torch.full_like(lse_local, float("-inf")), lse_local)
+        p_local = torch.where(dead[:, None], torch.zeros_like(p_local), p_local)
 
         # Global log-sum-exp: max of the local ones, then the sum of exp(local
         # - max); one SUM all-reduce also carries the target logit (from its

@@ -38,6 +38,9 @@ VP_CASES = {
     "none": {"reduction": "none", "z_loss": 1e-3},
     "all_ignored": {"ignore_index": 5},
     "float32": {"label_smoothing": 0.1, "z_loss": 1e-3},
+    # Masked vocabulary entries (-inf logits), as in padded vocabularies:
+    # rank 1's first column, and all of rank 1's shard in row 5.
+    "masked": {"z_loss": 1e-3},
 }
 
 
@@ -52,6 +55,11 @@ def vp_inputs(case):
         target[:] = 5
     if case == "float32":
         logits = logits.float()
+    if case == "masked":
+        logits[:, SPLIT[1]] = float("-inf")
+        logits[5, SPLIT[1]:] = float("-inf")
+        target = torch.where(target == SPLIT[1], target - 1, target)
+        target[5] = 2
     return logits, target
 
 
@@ -157,7 +165,15 @@ def test_vocab_parallel_matches_single_process(ranks, case):
     opts = dict(VP_CASES[case])
     logits, target = vp_inputs(case)
     full = logits.clone().requires_grad_(True)
-    ref = LT.cross_entropy(full, target, **opts)
+    # torch itself for the masked case (-inf logits); elsewhere losslab's own
+    # single-process kernel (itself tested against torch).
+    ref_fn = torch.nn.functional.cross_entropy if case == "masked" else LT.cross_entropy
+    if case == "masked":
+        z = opts.pop("z_loss")
+        keep = target != -100  # z-loss on the rows not ignored, torch's mean denominator
+        ref = ref_fn(full, target) + z * torch.logsumexp(full[keep], dim=1).square().mean()
+    else:
+        ref = ref_fn(full, target, **opts)
     go = torch.linspace(0.5, 1.5, N, dtype=logits.dtype) if ref.dim() else None
     ref.backward(go)
     tol = dict(rtol=1e-6, atol=1e-6)  # float64 and the float32 case alike
