@@ -148,12 +148,19 @@ def test_table_to_dataset_one_hot_missing_and_standardizer(tmp_path):
     t = cli_data.read_csv(tmp_path / "d.csv")
     ds = cli_data.dataset_from_table(t, "y", task="regression")
     assert ds.feature_names == ["num", "cat=a", "cat=b", "cat=missing"]
-    np.testing.assert_array_equal(ds.X, [[1, 1, 0, 0], [2, 0, 1, 0], [3, 0, 0, 1]])  # NA -> median of 1, 3
+    # NA stays NaN in the dataset: it is imputed per training fold.
+    np.testing.assert_array_equal(ds.X, [[1, 1, 0, 0], [np.nan, 0, 1, 0], [3, 0, 0, 1]])
     assert ds.missing == {"y": 1, "num": 1, "cat": 1}
     s = cli_data.Standardizer().fit(ds.X[:2])
     z = s.transform(ds.X)
     np.testing.assert_allclose(z[:2].mean(axis=0), 0, atol=1e-7)
     assert np.all(z[:, 3] == 0)  # zero-variance column on the training rows stays 0
+    # The fill is the median of the TRAINING rows (rows 0 and 2 -> median 2;
+    # rows 0 and 1 -> 1, the only present value), never of held-out rows.
+    s2 = cli_data.Standardizer().fit(ds.X[[0, 2]])
+    assert s2.fill_[0] == 2.0 and s.fill_[0] == 1.0
+    np.testing.assert_allclose(s2.transform(ds.X)[1, 0], 0.0, atol=1e-7)  # 2 is the mean of 1, 3
+    assert np.isfinite(z).all()
 
 
 def test_stratified_folds_keep_class_shares():

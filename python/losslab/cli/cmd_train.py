@@ -7,6 +7,7 @@ and metric, prints the final train and test metrics, and writes into
 
 * ``model.ckpt``: the network and optimizer state (``losslab.nn.load``);
 * ``preprocess.json``: what the network expects: feature names, the
+  training medians ``x_fill`` that replace missing features, the
   standardization of the features ``(x - x_mean) / x_scale``, with the
   features flagged ``x_constant`` (constant on the training rows) set to 0,
   the target's ``y_mean`` / ``y_scale`` (prediction = output * y_scale +
@@ -180,6 +181,7 @@ def _save(out_dir, ds, spec, res, args, hidden, scores, n_train, n_test) -> dict
         "task": ds.task,
         "classes": ds.classes,
         "feature_names": ds.feature_names,
+        "x_fill": res.x_scaler.fill_.tolist(),  # replaces a missing (NaN) feature first
         "x_mean": res.x_scaler.mean_.tolist(),
         "x_scale": res.x_scaler.scale_.tolist(),
         "x_constant": res.x_scaler.constant_.tolist(),  # set these features to 0

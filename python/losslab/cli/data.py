@@ -13,13 +13,15 @@ Rules (docs/cli.md, "Data rules"):
   Lending Club's ``bad``), so precision / recall / PR-AUC are about the rare
   class. A numeric 0/1 target keeps its values.
 * Rows whose target is missing are dropped (reported in ``notes``).
-* Features: a column whose present values are all numbers is numeric, its
-  missing values replaced by the column median (the count is reported in
-  ``missing``); any other column is categorical and one-hot encoded, missing
-  being its own level ``missing``; at most 50 levels per column are kept
-  (the 49 most frequent plus ``other``).
-* ``X`` is NOT standardized here: :class:`Standardizer` is fitted on each
-  training fold only (no leakage) and zero-variance columns stay 0.
+* Features: a column whose present values are all numbers is numeric; its
+  missing values stay NaN in ``X`` (the count is reported in ``missing``)
+  and :class:`Standardizer` replaces them by the column median of the
+  training rows; any other column is categorical and one-hot encoded,
+  missing being its own level ``missing``; at most 50 levels per column are
+  kept (the 49 most frequent plus ``other``).
+* ``X`` is NOT standardized here: :class:`Standardizer` (median imputation,
+  then z-scores) is fitted on each training fold only (no leakage) and
+  zero-variance columns stay 0.
 """
 
 from __future__ import annotations
@@ -322,9 +324,9 @@ def dataset_from_table(table: Table, target: str, *, task: str = "auto", name: s
             num = num[idx]
             nan = np.isnan(num)
             if nan.any():
+                # Imputed per training fold by Standardizer (medians of the
+                # training rows only), so NaN stays here.
                 missing[col] = int(nan.sum())
-                fill = float(np.median(num[~nan])) if (~nan).any() else 0.0
-                num = np.where(nan, fill, num)
             blocks.append(num[:, None])
             names.append(col)
         else:
@@ -536,19 +538,34 @@ def _brain() -> Dataset:
 
 
 class Standardizer:
-    """z = (x - mean) / std per column, fitted on the training rows only.
+    """Median imputation, then z = (x - mean) / std per column, both fitted
+    on the training rows only. A missing value (NaN) becomes the column's
+    training median (0 when the column has no value on the training rows).
     A column with zero variance on the training rows becomes 0 everywhere
     (scale_ holds 1 for it)."""
 
     def __init__(self):
+        self.fill_ = None
         self.mean_ = None
         self.scale_ = None
         self.constant_ = None
+
+    def _impute(self, X: np.ndarray) -> np.ndarray:
+        nan = np.isnan(X)
+        return np.where(nan, self.fill_, X) if nan.any() else X
 
     def fit(self, X) -> "Standardizer":
         X = np.asarray(X, dtype=np.float64)
         if X.ndim == 1:
             X = X[:, None]
+        # Every column gets a fill: held-out rows may miss values that the
+        # training rows all have.
+        present = ~np.isnan(X)
+        self.fill_ = np.zeros(X.shape[1])
+        for j in range(X.shape[1]):
+            col = X[present[:, j], j]
+            self.fill_[j] = float(np.median(col)) if col.size else 0.0
+        X = self._impute(X)
         self.mean_ = X.mean(axis=0)
         std = X.std(axis=0)
         self.constant_ = ~(std > 1e-12 * np.maximum(1.0, np.abs(self.mean_)))
@@ -558,7 +575,7 @@ class Standardizer:
     def transform(self, X, dtype=np.float32) -> np.ndarray:
         X = np.asarray(X, dtype=np.float64)
         one = X.ndim == 1
-        Z = ((X[:, None] if one else X) - self.mean_) / self.scale_
+        Z = (self._impute(X[:, None] if one else X) - self.mean_) / self.scale_
         # A column constant on the training rows carries nothing the model
         # could have learned: 0 on every row (also where new rows differ).
         Z[:, self.constant_] = 0.0

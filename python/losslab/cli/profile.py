@@ -173,7 +173,12 @@ def profile_data(ds, *, cost_under: float | None = None, cost_over: float | None
 
         raise CliError("give both --cost-under and --cost-over (the cost of predicting too low "
                        "and too high), or neither")
-    X = np.asarray(ds.X)
+    X = np.asarray(ds.X, dtype=np.float64)
+    if X.ndim == 2 and np.isnan(X).any():
+        # Missing features (kept as NaN by the data layer) take the column
+        # median for this diagnostic fit; no model is evaluated on them.
+        med = np.nan_to_num(np.nanmedian(np.where(np.isnan(X).all(axis=0), 0.0, X), axis=0))
+        X = np.where(np.isnan(X), med, X)
     y = np.asarray(ds.y)
     prof = {
         "dataset": getattr(ds, "name", ""),

@@ -201,11 +201,11 @@ def fit_model(
     options = resolve_options(spec, y_train, n_classes)
     sample_weight = None
     if spec.name == "binary_cross_entropy_with_logits" and "pos_weight" in options:
-        # The engine rejects pos_weight with a float32 model (it hands the
-        # loss a float64 pos_weight), so weighted BCE is trained through
-        # sample weights: w_i = pos_weight for positives, 1 for negatives.
-        # For 0/1 labels the per-sample loss is identical; the mean divides
-        # by sum(w) instead of n, a constant factor per run.
+        # Weighted BCE is trained through sample weights: w_i = pos_weight
+        # for positives, 1 for negatives. For 0/1 labels the per-sample loss
+        # equals BCE with pos_weight; the mean divides by sum(w) instead of
+        # n, a constant factor per run (so the learning rate means the same
+        # thing whatever the imbalance).
         pw = float(options.pop("pos_weight"))
         sample_weight = np.where(np.asarray(y_train) == 1, pw, 1.0).astype(np.float32)
         if val is not None:
