@@ -15,6 +15,12 @@ GAN and an embedding network, each with ``fit``.
     emb.fit(X, labels, loss="triplet", mining="batch_hard", margin=0.2)
     E = emb.embed(X)
 
+    opt = losslab.optim.Adam(vae, lr=1e-3)
+    vae.fit(X, optimizer=opt, epochs=10)
+    vae.save("vae.llm", opt)                   # atomic, no pickle
+    vae, opt = losslab.models.load("vae.llm", with_optimizer=True)
+    vae.fit(X, optimizer=opt, epochs=10)       # continues the run bitwise
+
 Everything runs in C++ with the GIL released; the same seed gives bitwise
 identical weights. ``parameters()`` is a copy of the flat float32 parameter
 vector (encoder then decoder); one losslab.optim optimizer built on the model
@@ -31,10 +37,10 @@ from . import _core
 from .nn import Sequential
 from .train import History
 
-__all__ = ["Autoencoder", "VAE", "GAN", "EmbeddingNet"]
+__all__ = ["Autoencoder", "VAE", "GAN", "EmbeddingNet", "load", "load_checkpoint"]
 
 
-def _fit_args(epochs, batch_size, shuffle, drop_last, seed, clip_grad_norm, schedule, callback):
+def _fit_args(epochs, batch_size, shuffle, drop_last, seed, clip_grad_norm, clip_grad_value, schedule, callback):
     return dict(
         epochs=int(epochs),
         batch_size=0 if batch_size is None else int(batch_size),
@@ -42,6 +48,7 @@ def _fit_args(epochs, batch_size, shuffle, drop_last, seed, clip_grad_norm, sche
         drop_last=bool(drop_last),
         seed=int(seed),
         clip_grad_norm=float(clip_grad_norm or 0.0),
+        clip_grad_value=float(clip_grad_value or 0.0),
         schedule=schedule or {},
         callback=callback,
     )
@@ -57,7 +64,41 @@ def _optimizer(model, optimizer, name="optimizer", **defaults):
     return optimizer
 
 
-class _TwoPart:
+class _Checkpointed:
+    """save / load and the training clock, shared by every model here."""
+
+    _KIND = ""
+
+    @property
+    def clock(self) -> tuple:
+        """(epochs, steps) trained so far. The next fit continues from it
+        (shuffles and noise draws), so fit(2 epochs) twice, or with a
+        save / load in between, equals fit(4 epochs) bitwise."""
+        return tuple(self._impl.clock)
+
+    def save(self, path, optimizer=None, *, schedule=None) -> None:
+        """Atomic binary checkpoint (no pickle) of the model: its options,
+        every part's layers and weights, the training clock, and optionally
+        the optimizer state and a schedule (``losslab.optim.schedule(...)``).
+        Resuming with the loaded optimizer continues the run bitwise."""
+        _core._train_save_model(
+            str(path),
+            self._impl,
+            None if optimizer is None else optimizer._impl,
+            None,
+            None if schedule is None else dict(schedule),
+        )
+
+    @classmethod
+    def load(cls, path, with_optimizer: bool = False):
+        """Loads a checkpoint of this class (another model kind raises
+        ValueError naming both). Returns the model, or (model, optimizer or
+        None) with with_optimizer=True (a GAN: (gan, generator_optimizer,
+        discriminator_optimizer))."""
+        return _unpack(_load(path, cls._KIND), with_optimizer)
+
+
+class _TwoPart(_Checkpointed):
     """Parameter plumbing shared by the autoencoder and the VAE."""
 
     @property
@@ -90,6 +131,8 @@ class Autoencoder(_TwoPart):
     reversed(hidden)... -> in. ``reconstruction``: "mse" (summed over
     features, mean over rows) or "bce_with_logits" (x in [0, 1]; the decoder
     outputs logits and ``decode`` applies the sigmoid)."""
+
+    _KIND = "Autoencoder"
 
     def __init__(
         self,
@@ -134,6 +177,7 @@ class Autoencoder(_TwoPart):
         drop_last: bool = False,
         validation=None,
         clip_grad_norm=None,
+        clip_grad_value=None,
         schedule=None,
         seed: int = 0,
         callback=None,
@@ -146,7 +190,9 @@ class Autoencoder(_TwoPart):
             opt._impl,
             X,
             validation,
-            **_fit_args(epochs, batch_size, shuffle, drop_last, seed, clip_grad_norm, schedule, callback),
+            **_fit_args(
+                epochs, batch_size, shuffle, drop_last, seed, clip_grad_norm, clip_grad_value, schedule, callback
+            ),
         )
         return History(logs, best, stopped)
 
@@ -157,6 +203,8 @@ class VAE(_TwoPart):
     decoder gives logits ("bce_with_logits", x in [0, 1]) or values ("mse").
     Loss per row = reconstruction (summed over features) + beta KL; the ELBO
     is its negative (beta = 1)."""
+
+    _KIND = "VAE"
 
     def __init__(
         self,
@@ -208,6 +256,7 @@ class VAE(_TwoPart):
         drop_last: bool = False,
         validation=None,
         clip_grad_norm=None,
+        clip_grad_value=None,
         schedule=None,
         seed: int = 0,
         callback=None,
@@ -222,16 +271,32 @@ class VAE(_TwoPart):
             opt._impl,
             X,
             validation,
-            **_fit_args(epochs, batch_size, shuffle, drop_last, seed, clip_grad_norm, schedule, callback),
+            **_fit_args(
+                epochs, batch_size, shuffle, drop_last, seed, clip_grad_norm, clip_grad_value, schedule, callback
+            ),
         )
         return History(logs, best, stopped)
 
 
-class GAN:
+class GAN(_Checkpointed):
     """Generator MLP noise -> hidden... -> data (sigmoid or tanh output) and
     discriminator MLP data -> hidden... -> 1 logit. ``loss``: a GAN loss kind
     of losslab.gan_generator_loss ("non_saturating" default, "minimax",
     "hinge", "wasserstein", "least_squares")."""
+
+    _KIND = "GAN"
+
+    def save(self, path, generator_optimizer=None, discriminator_optimizer=None, *, schedule=None) -> None:
+        """Atomic checkpoint of both parts, the clock, and optionally both
+        optimizers (pass the ones given to fit to resume bitwise: fit's
+        default optimizers are new on every call) and a schedule."""
+        _core._train_save_model(
+            str(path),
+            self._impl,
+            None if generator_optimizer is None else generator_optimizer._impl,
+            None if discriminator_optimizer is None else discriminator_optimizer._impl,
+            None if schedule is None else dict(schedule),
+        )
 
     def __init__(
         self,
@@ -312,6 +377,7 @@ class GAN:
         shuffle: bool = True,
         drop_last: bool = False,
         clip_grad_norm=None,
+        clip_grad_value=None,
         schedule=None,
         seed: int = 0,
         callback=None,
@@ -331,7 +397,9 @@ class GAN:
             g_opt._impl,
             d_opt._impl,
             X,
-            **_fit_args(epochs, batch_size, shuffle, drop_last, seed, clip_grad_norm, schedule, callback),
+            **_fit_args(
+                epochs, batch_size, shuffle, drop_last, seed, clip_grad_norm, clip_grad_value, schedule, callback
+            ),
         )
         return History(logs, best, stopped)
 
@@ -340,9 +408,11 @@ def _same_impl(a, b):
     return a is b or getattr(a, "_impl", None) is getattr(b, "_impl", object())
 
 
-class EmbeddingNet:
+class EmbeddingNet(_Checkpointed):
     """MLP in -> hidden... -> embedding_dim, L2-normalised when
     ``normalize`` (then distances lie in [0, 2]: pick the margin to match)."""
+
+    _KIND = "EmbeddingNet"
 
     def __init__(
         self,
@@ -393,6 +463,7 @@ class EmbeddingNet:
         shuffle: bool = True,
         drop_last: bool = False,
         clip_grad_norm=None,
+        clip_grad_value=None,
         schedule=None,
         seed: int = 0,
         callback=None,
@@ -418,6 +489,61 @@ class EmbeddingNet:
             loss,
             mining,
             float(margin),
-            **_fit_args(epochs, batch_size, shuffle, drop_last, seed, clip_grad_norm, schedule, callback),
+            **_fit_args(
+                epochs, batch_size, shuffle, drop_last, seed, clip_grad_norm, clip_grad_value, schedule, callback
+            ),
         )
         return History(logs, best, stopped)
+
+
+_CLASSES = {"Autoencoder": Autoencoder, "VAE": VAE, "GAN": GAN, "EmbeddingNet": EmbeddingNet}
+
+
+def _wrap(kind, impl):
+    cls = _CLASSES[kind]
+    obj = cls.__new__(cls)
+    obj._impl = impl
+    if kind == "GAN":
+        obj.generator = Sequential(_impl=impl.generator)
+        obj.discriminator = Sequential(_impl=impl.discriminator)
+    elif kind == "EmbeddingNet":
+        obj.net = Sequential(_impl=impl.net)
+    return obj
+
+
+def _load(path, expected=None) -> dict:
+    from .optim import Optimizer
+
+    kind, impl, opt, opt2, sched = _core._train_load_model(str(path), expected)
+    model = _wrap(kind, impl)
+    out = {"model": model, "kind": kind, "schedule": None if sched is None else dict(sched)}
+    if kind == "GAN":
+        out["generator_optimizer"] = None if opt is None else Optimizer._from_impl(model.generator, opt)
+        out["discriminator_optimizer"] = None if opt2 is None else Optimizer._from_impl(model.discriminator, opt2)
+    else:
+        out["optimizer"] = None if opt is None else Optimizer._from_impl(model, opt)
+    return out
+
+
+def _unpack(ck, with_optimizer):
+    if not with_optimizer:
+        return ck["model"]
+    if ck["kind"] == "GAN":
+        return ck["model"], ck["generator_optimizer"], ck["discriminator_optimizer"]
+    return ck["model"], ck["optimizer"]
+
+
+def load(path, with_optimizer: bool = False):
+    """Loads a checkpoint written by ``model.save`` of any model here (the
+    class is in the file). Returns the model, or with with_optimizer=True
+    (model, optimizer or None), for a GAN (gan, generator_optimizer,
+    discriminator_optimizer). A truncated, corrupt or foreign file (a
+    losslab.nn checkpoint included) raises ValueError saying what is wrong."""
+    return _unpack(_load(path), with_optimizer)
+
+
+def load_checkpoint(path) -> dict:
+    """Everything a checkpoint holds: {"model", "kind", "schedule", and
+    "optimizer" or, for a GAN, "generator_optimizer" and
+    "discriminator_optimizer"} (absent parts are None)."""
+    return _load(path)

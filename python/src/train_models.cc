@@ -2,6 +2,7 @@
 // classes behind losslab.models. No math lives here.
 #include <nanobind/nanobind.h>
 #include <nanobind/stl/map.h>
+#include <nanobind/stl/optional.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
@@ -12,6 +13,7 @@
 
 #include "arrays.h"
 #include "losslab/core/error.h"
+#include "losslab/train/checkpoint.h"
 #include "losslab/train/model.h"
 #include "losslab/train/models.h"
 #include "losslab/train/optimizer.h"
@@ -82,6 +84,22 @@ train::Schedule models_schedule(const std::map<std::string, double>& d) {
   return s;
 }
 
+std::map<std::string, double> models_schedule_dict(const train::Schedule& s) {
+  return {{"kind", static_cast<double>(s.kind)},
+          {"warmup_steps", static_cast<double>(s.warmup_steps)},
+          {"warmup_start_factor", s.warmup_start_factor},
+          {"step_size", static_cast<double>(s.step_size)},
+          {"gamma", s.gamma},
+          {"t_max", static_cast<double>(s.t_max)},
+          {"eta_min", s.eta_min}};
+}
+
+// The training clock as (epochs, steps).
+template <class M>
+nb::tuple models_clock(const M& m) {
+  return nb::make_tuple(m.clock().epochs, m.clock().steps);
+}
+
 nb::dict models_log_dict(const EpochLog& log) {
   nb::dict d;
   d["epoch"] = log.epoch;
@@ -96,6 +114,7 @@ nb::dict models_log_dict(const EpochLog& log) {
 ModelFitOptions models_fit_options(int64_t epochs, int64_t batch_size,
                                    bool shuffle, bool drop_last, uint64_t seed,
                                    double clip_grad_norm,
+                                   double clip_grad_value,
                                    const std::map<std::string, double>& sched,
                                    nb::object callback) {
   ModelFitOptions o{.epochs = epochs,
@@ -104,6 +123,7 @@ ModelFitOptions models_fit_options(int64_t epochs, int64_t batch_size,
                     .drop_last = drop_last,
                     .seed = seed,
                     .clip_grad_norm = clip_grad_norm,
+                    .clip_grad_value = clip_grad_value,
                     .schedule = models_schedule(sched)};
   if (!callback.is_none()) {
     o.callback = [callback](const EpochLog& log) {
@@ -124,7 +144,8 @@ nb::tuple models_history(const History& h) {
 #define LOSSLAB_MODELS_FIT_ARGS                                         \
   nb::arg("epochs"), nb::arg("batch_size"), nb::arg("shuffle"),         \
       nb::arg("drop_last"), nb::arg("seed"), nb::arg("clip_grad_norm"), \
-      nb::arg("schedule"), nb::arg("callback").none()
+      nb::arg("clip_grad_value"), nb::arg("schedule"),                  \
+      nb::arg("callback").none()
 
 // Shared parameter accessors of the two-part models (autoencoder, VAE).
 template <class M, class C>
@@ -145,8 +166,11 @@ void models_bind_params(C& c) {
              m.set_parameters(
                  models_floats("set_parameters", v, m.num_parameters()));
            })
-      .def_prop_ro("encoder", &M::encoder, nb::rv_policy::reference_internal)
-      .def_prop_ro("decoder", &M::decoder, nb::rv_policy::reference_internal);
+      .def_prop_ro("encoder", nb::overload_cast<>(&M::encoder),
+                   nb::rv_policy::reference_internal)
+      .def_prop_ro("decoder", nb::overload_cast<>(&M::decoder),
+                   nb::rv_policy::reference_internal)
+      .def_prop_ro("clock", &models_clock<M>);
 }
 
 void bind_train_models(nb::module_& m) {
@@ -198,13 +222,13 @@ void bind_train_models(nb::module_& m) {
       "_train_fit_autoencoder",
       [](train::Autoencoder& model, Optimizer& opt, nb::handle x,
          nb::handle val, int64_t epochs, int64_t batch_size, bool shuffle,
-         bool drop_last, uint64_t seed, double clip,
+         bool drop_last, uint64_t seed, double clip, double clip_value,
          const std::map<std::string, double>& sched, nb::object callback) {
         const Input xi = to_required_input("fit", "X", x);
         const Input vi = to_input("fit", "validation", val);
         const ModelFitOptions o =
             models_fit_options(epochs, batch_size, shuffle, drop_last, seed,
-                               clip, sched, callback);
+                               clip, clip_value, sched, callback);
         History h;
         {
           nb::gil_scoped_release r;
@@ -302,13 +326,13 @@ void bind_train_models(nb::module_& m) {
       "_train_fit_vae",
       [](train::Vae& model, Optimizer& opt, nb::handle x, nb::handle val,
          int64_t epochs, int64_t batch_size, bool shuffle, bool drop_last,
-         uint64_t seed, double clip, const std::map<std::string, double>& sched,
-         nb::object callback) {
+         uint64_t seed, double clip, double clip_value,
+         const std::map<std::string, double>& sched, nb::object callback) {
         const Input xi = to_required_input("fit", "X", x);
         const Input vi = to_input("fit", "validation", val);
         const ModelFitOptions o =
             models_fit_options(epochs, batch_size, shuffle, drop_last, seed,
-                               clip, sched, callback);
+                               clip, clip_value, sched, callback);
         History h;
         {
           nb::gil_scoped_release r;
@@ -344,10 +368,12 @@ void bind_train_models(nb::module_& m) {
          nb::arg("discriminator_hidden"), nb::arg("generator_activation"),
          nb::arg("discriminator_activation"), nb::arg("negative_slope"),
          nb::arg("output"), nb::arg("loss"), nb::arg("seed"))
-      .def_prop_ro("generator", &train::Gan::generator,
+      .def_prop_ro("generator", nb::overload_cast<>(&train::Gan::generator),
                    nb::rv_policy::reference_internal)
-      .def_prop_ro("discriminator", &train::Gan::discriminator,
+      .def_prop_ro("discriminator",
+                   nb::overload_cast<>(&train::Gan::discriminator),
                    nb::rv_policy::reference_internal)
+      .def_prop_ro("clock", &models_clock<train::Gan>)
       .def(
           "noise",
           [](const train::Gan& g, int64_t n, uint64_t seed, uint64_t counter) {
@@ -390,12 +416,12 @@ void bind_train_models(nb::module_& m) {
       "_train_fit_gan",
       [](train::Gan& model, Optimizer& g_opt, Optimizer& d_opt, nb::handle x,
          int64_t epochs, int64_t batch_size, bool shuffle, bool drop_last,
-         uint64_t seed, double clip, const std::map<std::string, double>& sched,
-         nb::object callback) {
+         uint64_t seed, double clip, double clip_value,
+         const std::map<std::string, double>& sched, nb::object callback) {
         const Input xi = to_required_input("fit", "X", x);
         const ModelFitOptions o =
             models_fit_options(epochs, batch_size, shuffle, drop_last, seed,
-                               clip, sched, callback);
+                               clip, clip_value, sched, callback);
         History h;
         {
           nb::gil_scoped_release r;
@@ -423,8 +449,9 @@ void bind_train_models(nb::module_& m) {
           },
           nb::arg("in_features"), nb::arg("hidden"), nb::arg("embedding_dim"),
           nb::arg("activation"), nb::arg("normalize"), nb::arg("seed"))
-      .def_prop_ro("net", &train::EmbeddingNet::net,
+      .def_prop_ro("net", nb::overload_cast<>(&train::EmbeddingNet::net),
                    nb::rv_policy::reference_internal)
+      .def_prop_ro("clock", &models_clock<train::EmbeddingNet>)
       .def("embed", [](train::EmbeddingNet& e, nb::handle x) {
         const Input in = to_required_input("EmbeddingNet.embed", "x", x);
         std::vector<float> y;
@@ -440,13 +467,13 @@ void bind_train_models(nb::module_& m) {
       [](train::EmbeddingNet& model, Optimizer& opt, nb::handle x,
          nb::handle labels, const std::string& loss, const std::string& mining,
          double margin, int64_t epochs, int64_t batch_size, bool shuffle,
-         bool drop_last, uint64_t seed, double clip,
+         bool drop_last, uint64_t seed, double clip, double clip_value,
          const std::map<std::string, double>& sched, nb::object callback) {
         const Input xi = to_required_input("fit", "X", x);
         const Input yi = to_required_input("fit", "labels", labels);
         const ModelFitOptions o =
             models_fit_options(epochs, batch_size, shuffle, drop_last, seed,
-                               clip, sched, callback);
+                               clip, clip_value, sched, callback);
         History h;
         {
           nb::gil_scoped_release r;
@@ -459,6 +486,80 @@ void bind_train_models(nb::module_& m) {
       nb::arg("model"), nb::arg("optimizer"), nb::arg("x"), nb::arg("labels"),
       nb::arg("loss"), nb::arg("mining"), nb::arg("margin"),
       LOSSLAB_MODELS_FIT_ARGS);
+
+  // ---- checkpoints ----
+  m.def(
+      "_train_save_model",
+      [](const std::string& path, nb::handle model, const Optimizer* opt,
+         const Optimizer* opt2,
+         std::optional<std::map<std::string, double>> schedule) {
+        std::optional<train::Schedule> sch;
+        if (schedule) sch = models_schedule(*schedule);
+        const train::Schedule* sp = sch ? &*sch : nullptr;
+        if (nb::isinstance<train::Gan>(model)) {
+          const auto& g = nb::cast<const train::Gan&>(model);
+          nb::gil_scoped_release r;
+          train::save_model_checkpoint(path, g, opt, opt2, sp);
+          return;
+        }
+        if (opt2 != nullptr) {
+          throw_value_error(
+              "save: only a GAN has a discriminator optimizer; pass "
+              "optimizer= only");
+        }
+        if (nb::isinstance<train::Autoencoder>(model)) {
+          const auto& a = nb::cast<const train::Autoencoder&>(model);
+          nb::gil_scoped_release r;
+          train::save_model_checkpoint(path, a, opt, sp);
+        } else if (nb::isinstance<train::Vae>(model)) {
+          const auto& v = nb::cast<const train::Vae&>(model);
+          nb::gil_scoped_release r;
+          train::save_model_checkpoint(path, v, opt, sp);
+        } else if (nb::isinstance<train::EmbeddingNet>(model)) {
+          const auto& e = nb::cast<const train::EmbeddingNet&>(model);
+          nb::gil_scoped_release r;
+          train::save_model_checkpoint(path, e, opt, sp);
+        } else {
+          throw_type_error(
+              "save: model must be a losslab.models Autoencoder, VAE, GAN or "
+              "EmbeddingNet");
+        }
+      },
+      nb::arg("path"), nb::arg("model"), nb::arg("optimizer").none(),
+      nb::arg("discriminator_optimizer").none(),
+      nb::arg("schedule").none() = nb::none());
+  m.def(
+      "_train_load_model",
+      [](const std::string& path, std::optional<std::string> expected) {
+        std::optional<train::ModelKind> want;
+        if (expected) {
+          for (auto k :
+               {train::ModelKind::kAutoencoder, train::ModelKind::kVae,
+                train::ModelKind::kGan, train::ModelKind::kEmbeddingNet}) {
+            if (train::model_kind_name(k) == *expected) want = k;
+          }
+          if (!want) throw_value_error("load: unknown model kind " + *expected);
+        }
+        train::ModelCheckpoint ck;
+        {
+          nb::gil_scoped_release r;
+          ck = train::load_model_checkpoint(path, want);
+        }
+        nb::object model;
+        if (ck.autoencoder) model = nb::cast(std::move(*ck.autoencoder));
+        if (ck.vae) model = nb::cast(std::move(*ck.vae));
+        if (ck.gan) model = nb::cast(std::move(*ck.gan));
+        if (ck.embedding_net) model = nb::cast(std::move(*ck.embedding_net));
+        nb::object opt = nb::none(), opt2 = nb::none(), sch = nb::none();
+        if (ck.optimizer) opt = nb::cast(std::move(*ck.optimizer));
+        if (ck.discriminator_optimizer) {
+          opt2 = nb::cast(std::move(*ck.discriminator_optimizer));
+        }
+        if (ck.schedule) sch = nb::cast(models_schedule_dict(*ck.schedule));
+        return nb::make_tuple(std::string(train::model_kind_name(ck.kind)),
+                              model, opt, opt2, sch);
+      },
+      nb::arg("path"), nb::arg("expected").none() = nb::none());
 }
 
 }  // namespace

@@ -123,6 +123,10 @@ void gen_check_fit(std::string_view fn, const ModelFitOptions& o) {
     throw_value_error(std::string(fn) +
                       ": clip_grad_norm must be finite and >= 0 (0: off)");
   }
+  if (!(o.clip_grad_value >= 0.0) || !std::isfinite(o.clip_grad_value)) {
+    throw_value_error(std::string(fn) +
+                      ": clip_grad_value must be finite and >= 0 (0: off)");
+  }
   validate_schedule(o.schedule, fn);
 }
 
@@ -224,7 +228,8 @@ void gen_set_params(std::string_view fn,
 }
 
 // One optimizer step over the concatenated parts: gathered into one flat
-// buffer, optionally clipped, stepped, and the parameters scattered back.
+// buffer, optionally clipped (by value, then by the global norm, the order
+// of fit()), stepped, and the parameters scattered back.
 // One part is stepped in place.
 double gen_step(Optimizer& opt, std::initializer_list<Sequential*> parts,
                 const ModelFitOptions& o, std::vector<float>& pbuf,
@@ -232,8 +237,12 @@ double gen_step(Optimizer& opt, std::initializer_list<Sequential*> parts,
   const double lr = scheduled_lr(opt.options().lr, o.schedule, opt.steps());
   if (parts.size() == 1) {
     Sequential* m = *parts.begin();
-    if (o.clip_grad_norm > 0.0)
+    if (o.clip_grad_value > 0.0) {
+      clip_grad_value(m->gradients(), o.clip_grad_value);
+    }
+    if (o.clip_grad_norm > 0.0) {
       clip_grad_norm(m->gradients(), o.clip_grad_norm);
+    }
     opt.step(m->parameters(), m->gradients(), lr);
     return lr;
   }
@@ -243,6 +252,7 @@ double gen_step(Optimizer& opt, std::initializer_list<Sequential*> parts,
     pbuf.insert(pbuf.end(), p->parameters().begin(), p->parameters().end());
     gbuf.insert(gbuf.end(), p->gradients().begin(), p->gradients().end());
   }
+  if (o.clip_grad_value > 0.0) clip_grad_value(gbuf, o.clip_grad_value);
   if (o.clip_grad_norm > 0.0) clip_grad_norm(gbuf, o.clip_grad_norm);
   opt.step(pbuf, gbuf, lr);
   size_t off = 0;
@@ -411,9 +421,12 @@ History fit_autoencoder(Autoencoder& model, Optimizer& optimizer, View x,
   if (validation != nullptr) gen_matrix(fn, "validation", *validation, d);
   History h;
   std::vector<float> batch, pbuf, gbuf;
-  int64_t step = 0;
+  // The model's clock continues across fits and checkpoints (models.h).
+  const TrainingClock clock = model.clock();
+  int64_t step = clock.steps;
   for (int64_t epoch = 1; epoch <= o.epochs; ++epoch) {
-    const std::vector<int64_t> order = gen_order(n, o.shuffle, o.seed, epoch);
+    const std::vector<int64_t> order =
+        gen_order(n, o.shuffle, o.seed, clock.epochs + epoch);
     double sum = 0.0, lr = optimizer.options().lr;
     int64_t rows = 0;
     for (const auto& [s, e] : gen_batches(n, o)) {
@@ -425,7 +438,9 @@ History fit_autoencoder(Autoencoder& model, Optimizer& optimizer, View x,
       sum += l * static_cast<double>(e - s);
       rows += e - s;
       ++step;
+      model.set_clock({.epochs = clock.epochs + epoch - 1, .steps = step});
     }
+    model.set_clock({.epochs = clock.epochs + epoch, .steps = step});
     EpochLog log = gen_log(epoch, lr);
     log.train_loss = rows > 0 ? sum / static_cast<double>(rows) : 0.0;
     if (validation != nullptr) log.val_loss = model.loss(*validation);
@@ -605,9 +620,12 @@ History fit_vae(Vae& model, Optimizer& optimizer, View x,
   const uint64_t noise_base = splitmix64(o.seed ^ 0x766165ULL);
   History h;
   std::vector<float> batch, pbuf, gbuf;
-  int64_t step = 0;
+  // The model's clock continues across fits and checkpoints (models.h).
+  const TrainingClock clock = model.clock();
+  int64_t step = clock.steps;
   for (int64_t epoch = 1; epoch <= o.epochs; ++epoch) {
-    const std::vector<int64_t> order = gen_order(n, o.shuffle, o.seed, epoch);
+    const std::vector<int64_t> order =
+        gen_order(n, o.shuffle, o.seed, clock.epochs + epoch);
     double tot = 0.0, rec = 0.0, kl = 0.0, lr = optimizer.options().lr;
     int64_t rows = 0;
     for (const auto& [s, e] : gen_batches(n, o)) {
@@ -623,7 +641,9 @@ History fit_vae(Vae& model, Optimizer& optimizer, View x,
       kl += l.kl * w;
       rows += e - s;
       ++step;
+      model.set_clock({.epochs = clock.epochs + epoch - 1, .steps = step});
     }
+    model.set_clock({.epochs = clock.epochs + epoch, .steps = step});
     EpochLog log = gen_log(epoch, lr);
     const double inv = rows > 0 ? 1.0 / static_cast<double>(rows) : 0.0;
     log.train_loss = tot * inv;
@@ -762,9 +782,12 @@ History fit_gan(Gan& model, Optimizer& g_opt, Optimizer& d_opt, View x,
   const int64_t n = x.shape[0];
   History h;
   std::vector<float> batch, pbuf, gbuf;
-  int64_t step = 0;
+  // The model's clock continues across fits and checkpoints (models.h).
+  const TrainingClock clock = model.clock();
+  int64_t step = clock.steps;
   for (int64_t epoch = 1; epoch <= o.epochs; ++epoch) {
-    const std::vector<int64_t> order = gen_order(n, o.shuffle, o.seed, epoch);
+    const std::vector<int64_t> order =
+        gen_order(n, o.shuffle, o.seed, clock.epochs + epoch);
     double dl = 0.0, gl = 0.0, dr = 0.0, df = 0.0, lr = g_opt.options().lr;
     int64_t batches = 0;
     for (const auto& [s, e] : gen_batches(n, o)) {
@@ -786,7 +809,9 @@ History fit_gan(Gan& model, Optimizer& g_opt, Optimizer& d_opt, View x,
       gl += lg;
       ++batches;
       ++step;
+      model.set_clock({.epochs = clock.epochs + epoch - 1, .steps = step});
     }
+    model.set_clock({.epochs = clock.epochs + epoch, .steps = step});
     EpochLog log = gen_log(epoch, lr);
     const double inv = batches > 0 ? 1.0 / static_cast<double>(batches) : 0.0;
     log.train_loss = dl * inv;
@@ -1047,9 +1072,12 @@ History fit_embedding(EmbeddingNet& model, Optimizer& optimizer, View x,
   History h;
   std::vector<float> batch, pbuf, gbuf;
   std::vector<int64_t> by;
-  int64_t step = 0;
+  // The model's clock continues across fits and checkpoints (models.h).
+  const TrainingClock clock = model.clock();
+  int64_t step = clock.steps;
   for (int64_t epoch = 1; epoch <= o.epochs; ++epoch) {
-    const std::vector<int64_t> order = gen_order(n, o.shuffle, o.seed, epoch);
+    const std::vector<int64_t> order =
+        gen_order(n, o.shuffle, o.seed, clock.epochs + epoch);
     double sum = 0.0, lr = optimizer.options().lr;
     int64_t batches = 0;
     for (const auto& [s, e] : gen_batches(n, o)) {
@@ -1064,7 +1092,9 @@ History fit_embedding(EmbeddingNet& model, Optimizer& optimizer, View x,
       sum += l;
       ++batches;
       ++step;
+      model.set_clock({.epochs = clock.epochs + epoch - 1, .steps = step});
     }
+    model.set_clock({.epochs = clock.epochs + epoch, .steps = step});
     EpochLog log = gen_log(epoch, lr);
     log.train_loss = batches > 0 ? sum / static_cast<double>(batches) : 0.0;
     if (!gen_finish_epoch(h, std::move(log), o)) break;

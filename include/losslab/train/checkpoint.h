@@ -28,8 +28,10 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "losslab/train/model.h"
+#include "losslab/train/models.h"
 #include "losslab/train/optimizer.h"
 
 namespace losslab::train {
@@ -50,6 +52,60 @@ void save_checkpoint(const std::string& path, const Sequential& model,
                      const GradScaler* scaler = nullptr,
                      const Schedule* schedule = nullptr);
 Checkpoint load_checkpoint(const std::string& path);
+
+// ---------------------------------------------------------------------------
+// Checkpoints of the composite models (models.h): magic "LLMODEL\0", its own
+// version (kModelCheckpointVersion), the model kind and options, the
+// training clock, every Sequential part (layer specs, precision, dropout
+// state, parameters), then the optimizer(s) and the schedule, each in the
+// records of the Sequential format above; u64 FNV-1a hash last. The table is
+// in docs/training_models.md. The same safety as load_checkpoint: the hash
+// and every count are checked before anything is allocated or built, and a
+// damaged or foreign file gives losslab::Error (ValueError).
+inline constexpr uint32_t kModelCheckpointVersion = 1;
+
+enum class ModelKind : uint8_t {
+  kAutoencoder = 1,
+  kVae = 2,
+  kGan = 3,
+  kEmbeddingNet = 4
+};
+// "Autoencoder", "VAE", "GAN", "EmbeddingNet" (the Python class names).
+std::string_view model_kind_name(ModelKind kind) noexcept;
+
+// Exactly one of the models is set (the one `kind` names). optimizer is the
+// model's optimizer (the GAN's generator optimizer);
+// discriminator_optimizer is the GAN's second one.
+struct ModelCheckpoint {
+  ModelKind kind = ModelKind::kAutoencoder;
+  std::optional<Autoencoder> autoencoder;
+  std::optional<Vae> vae;
+  std::optional<Gan> gan;
+  std::optional<EmbeddingNet> embedding_net;
+  std::optional<Optimizer> optimizer;
+  std::optional<Optimizer> discriminator_optimizer;
+  std::optional<Schedule> schedule;
+};
+
+// Optimizers and schedule may be null (not saved); an optimizer must have
+// been built for the part it steps. Atomic like save_checkpoint.
+void save_model_checkpoint(const std::string& path, const Autoencoder& model,
+                           const Optimizer* optimizer = nullptr,
+                           const Schedule* schedule = nullptr);
+void save_model_checkpoint(const std::string& path, const Vae& model,
+                           const Optimizer* optimizer = nullptr,
+                           const Schedule* schedule = nullptr);
+void save_model_checkpoint(const std::string& path, const Gan& model,
+                           const Optimizer* generator_optimizer = nullptr,
+                           const Optimizer* discriminator_optimizer = nullptr,
+                           const Schedule* schedule = nullptr);
+void save_model_checkpoint(const std::string& path, const EmbeddingNet& model,
+                           const Optimizer* optimizer = nullptr,
+                           const Schedule* schedule = nullptr);
+// With `expected`, a file holding another kind of model is refused with a
+// message naming both kinds.
+ModelCheckpoint load_model_checkpoint(
+    const std::string& path, std::optional<ModelKind> expected = std::nullopt);
 
 }  // namespace losslab::train
 

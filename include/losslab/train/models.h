@@ -48,10 +48,24 @@ struct ModelFitOptions {
   bool shuffle = true;      // seeded Fisher-Yates per epoch
   bool drop_last = false;
   uint64_t seed = 0;
-  double clip_grad_norm = 0.0;  // > 0: clip before each step (per optimizer)
-  Schedule schedule = {};       // over optimizer steps
+  // torch.nn.utils semantics, as fit(): clip_grad_value_ first, then
+  // clip_grad_norm_ over all the parameters one optimizer steps (both parts
+  // of an autoencoder / VAE; each GAN part on its own). 0: off.
+  double clip_grad_norm = 0.0;
+  double clip_grad_value = 0.0;
+  Schedule schedule = {};  // over each optimizer's step count
   // Called after every epoch; return false to stop.
   std::function<bool(const EpochLog&)> callback = {};
+};
+
+// Training clock of a model: the epochs and mini-batch steps done by its
+// fits so far. A fit continues it: epoch k of a fit shuffles with epoch
+// number clock.epochs + k and step t draws its noise / mining with counter
+// clock.steps + t, so fit(2 epochs) + fit(2 epochs) (or save + load in
+// between: checkpoints keep the clock) equals fit(4 epochs) bitwise.
+struct TrainingClock {
+  int64_t epochs = 0;
+  int64_t steps = 0;
 };
 
 // ---------------------------------------------------------------------------
@@ -76,6 +90,10 @@ class Autoencoder {
   const AutoencoderOptions& options() const noexcept { return options_; }
   Sequential& encoder() noexcept { return encoder_; }
   Sequential& decoder() noexcept { return decoder_; }
+  const Sequential& encoder() const noexcept { return encoder_; }
+  const Sequential& decoder() const noexcept { return decoder_; }
+  const TrainingClock& clock() const noexcept { return clock_; }
+  void set_clock(const TrainingClock& c) noexcept { clock_ = c; }
   int64_t num_parameters() const noexcept;
   std::vector<float> parameters() const;  // encoder, then decoder
   void set_parameters(std::span<const float> values);
@@ -92,6 +110,7 @@ class Autoencoder {
   AutoencoderOptions options_;
   ReconKind kind_;
   Sequential encoder_, decoder_;
+  TrainingClock clock_;
   std::vector<float> z_, out_, g_out_, g_z_;
 };
 
@@ -130,6 +149,10 @@ class Vae {
   const VaeModelOptions& options() const noexcept { return options_; }
   Sequential& encoder() noexcept { return encoder_; }
   Sequential& decoder() noexcept { return decoder_; }
+  const Sequential& encoder() const noexcept { return encoder_; }
+  const Sequential& decoder() const noexcept { return decoder_; }
+  const TrainingClock& clock() const noexcept { return clock_; }
+  void set_clock(const TrainingClock& c) noexcept { clock_ = c; }
   int64_t num_parameters() const noexcept;
   std::vector<float> parameters() const;  // encoder, then decoder
   void set_parameters(std::span<const float> values);
@@ -158,6 +181,7 @@ class Vae {
   VaeModelOptions options_;
   ReconKind kind_;
   Sequential encoder_, decoder_;
+  TrainingClock clock_;
   std::vector<float> h_, mu_, logvar_, eps_, z_, recon_, g_recon_, g_mu_,
       g_logvar_, g_z_, g_h_;
 };
@@ -198,6 +222,10 @@ class Gan {
   const GanModelOptions& options() const noexcept { return options_; }
   Sequential& generator() noexcept { return generator_; }
   Sequential& discriminator() noexcept { return discriminator_; }
+  const Sequential& generator() const noexcept { return generator_; }
+  const Sequential& discriminator() const noexcept { return discriminator_; }
+  const TrainingClock& clock() const noexcept { return clock_; }
+  void set_clock(const TrainingClock& c) noexcept { clock_ = c; }
 
   // Noise (n, noise_dim) ~ N(0, I) of stream (seed, counter).
   std::vector<float> noise(int64_t n, uint64_t seed, uint64_t counter) const;
@@ -222,6 +250,7 @@ class Gan {
   GanModelOptions options_;
   GanKind kind_;
   Sequential generator_, discriminator_;
+  TrainingClock clock_;
   std::vector<float> fake_, both_, d_out_, g_d_, g_fake_;
   double last_real_ = 0.0, last_fake_ = 0.0;
 };
@@ -268,6 +297,9 @@ class EmbeddingNet {
 
   const EmbeddingNetOptions& options() const noexcept { return options_; }
   Sequential& net() noexcept { return net_; }
+  const Sequential& net() const noexcept { return net_; }
+  const TrainingClock& clock() const noexcept { return clock_; }
+  void set_clock(const TrainingClock& c) noexcept { clock_ = c; }
   int64_t num_parameters() const noexcept { return net_.num_parameters(); }
 
   // Training forward: embeddings (n, embedding_dim) of x, kept for backward.
@@ -285,6 +317,7 @@ class EmbeddingNet {
  private:
   EmbeddingNetOptions options_;
   Sequential net_;
+  TrainingClock clock_;
   std::vector<float> y_, e_, norm_, g_e_, g_y_;
   int64_t n_ = 0;
 };
