@@ -9,6 +9,9 @@
 #include <nanobind/stl/tuple.h>
 #include <nanobind/stl/vector.h>
 
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <map>
@@ -99,34 +102,76 @@ std::string train_opt_str(OptimizerKind k) {
   return "?";
 }
 
-train::Schedule train_schedule(const std::map<std::string, double>& d) {
+// A schedule field as the caller wrote it, for messages: whole numbers
+// below 1e20 in full (2**63 as 9223372036854775808), anything else in the
+// fewest digits that read back as the same double (as Python's repr).
+std::string train_schedule_num(double v) {
+  char buf[64];
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  if (v == std::trunc(v) && std::abs(v) < 1e20) {
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+    return buf;
+  }
+  for (int digits = 1; digits <= 17; ++digits) {
+    std::snprintf(buf, sizeof buf, "%.*g", digits, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
+  return buf;
+}
+
+// An integer field of a schedule dict: the value must be a whole number
+// that int64 holds, checked before the cast (casting NaN, inf or a double
+// outside [-2^63, 2^63) to int64 is undefined behaviour).
+int64_t train_schedule_int(const std::string& caller, const std::string& key,
+                           double v) {
+  // 2^63 is exactly representable; every double below it and >= -2^63
+  // converts to int64 without overflow.
+  constexpr double kTwo63 = 9223372036854775808.0;
+  if (!std::isfinite(v) || v != std::trunc(v) || v < -kTwo63 || v >= kTwo63) {
+    throw_value_error(caller + ": schedule " + key + "=" +
+                      train_schedule_num(v) +
+                      " is not a whole number in the int64 range; pass an "
+                      "integer (e.g. losslab.optim.schedule(" +
+                      key + "=100))");
+  }
+  return static_cast<int64_t>(v);
+}
+
+// The dict of losslab.optim.schedule(...) as a train::Schedule; `caller` is
+// the Python function that got it (fit, scheduled_lr, Sequential.save), so
+// messages name it.
+train::Schedule train_schedule(const std::map<std::string, double>& d,
+                               const std::string& caller) {
   train::Schedule s;
   for (const auto& [k, v] : d) {
     if (k == "kind") {
-      const int kind = static_cast<int>(v);
-      if (kind < 0 || kind > 3) {
-        throw_value_error("fit: schedule kind code out of range");
+      if (!(v == 0.0 || v == 1.0 || v == 2.0 || v == 3.0)) {
+        throw_value_error(caller + ": schedule kind=" + train_schedule_num(v) +
+                          " is not a schedule kind code (0 constant, 1 step, "
+                          "2 exponential, 3 cosine); build the schedule with "
+                          "losslab.optim.schedule(kind, ...)");
       }
-      s.kind = static_cast<train::ScheduleKind>(kind);
+      s.kind = static_cast<train::ScheduleKind>(static_cast<int>(v));
     } else if (k == "warmup_steps") {
-      s.warmup_steps = static_cast<int64_t>(v);
+      s.warmup_steps = train_schedule_int(caller, k, v);
     } else if (k == "warmup_start_factor") {
       s.warmup_start_factor = v;
     } else if (k == "step_size") {
-      s.step_size = static_cast<int64_t>(v);
+      s.step_size = train_schedule_int(caller, k, v);
     } else if (k == "gamma") {
       s.gamma = v;
     } else if (k == "t_max") {
-      s.t_max = static_cast<int64_t>(v);
+      s.t_max = train_schedule_int(caller, k, v);
     } else if (k == "eta_min") {
       s.eta_min = v;
     } else {
-      throw_value_error("schedule: unknown field '" + k +
+      throw_value_error(caller + ": schedule has an unknown field '" + k +
                         "'; use kind, warmup_steps, warmup_start_factor, "
                         "step_size, gamma, t_max, eta_min");
     }
   }
-  train::validate_schedule(s, "schedule");
+  train::validate_schedule(s, caller + ": schedule");
   return s;
 }
 
@@ -517,7 +562,8 @@ void bind_train(nb::module_& m) {
       "_train_scheduled_lr",
       [](double base_lr, const std::map<std::string, double>& schedule,
          int64_t step) {
-        return train::scheduled_lr(base_lr, train_schedule(schedule), step);
+        return train::scheduled_lr(
+            base_lr, train_schedule(schedule, "scheduled_lr"), step);
       },
       nb::arg("base_lr"), nb::arg("schedule"), nb::arg("step"));
   m.def("_train_losses", &train::trainable_losses);
@@ -550,7 +596,7 @@ void bind_train(nb::module_& m) {
                             .seed = seed,
                             .clip_grad_norm = clip_norm,
                             .clip_grad_value = clip_value,
-                            .schedule = train_schedule(schedule),
+                            .schedule = train_schedule(schedule, "fit"),
                             .metrics = metrics,
                             .monitor = monitor,
                             .patience = patience,
@@ -601,7 +647,7 @@ void bind_train(nb::module_& m) {
          const train::GradScaler* scaler,
          std::optional<std::map<std::string, double>> schedule) {
         std::optional<train::Schedule> sch;
-        if (schedule) sch = train_schedule(*schedule);
+        if (schedule) sch = train_schedule(*schedule, "Sequential.save");
         nb::gil_scoped_release release;
         train::save_checkpoint(path, model, opt, scaler, sch ? &*sch : nullptr);
       },

@@ -217,12 +217,18 @@ void Sequential::forward(const float* x, int64_t n, float* y, bool training) {
   }
   const size_t L = layers_.size();
   const bool half = precision_ != Precision::kFp32;
-  // Half precision: this pass's weights are the master weights rounded.
+  // Half precision: this pass's weights are the master weights rounded. A
+  // training forward keeps them in half_params_ for backward(); an
+  // evaluation forward rounds into a local buffer and writes no member, so
+  // concurrent evaluation forwards on one model (predict() from several
+  // threads; the bindings release the GIL) do not race.
   const float* params = params_.data();
+  std::vector<float> eval_params;
   if (half) {
-    half_params_.assign(params_.begin(), params_.end());
-    round_buffer(half_params_.data(), num_parameters(), precision_);
-    params = half_params_.data();
+    std::vector<float>& rounded = training ? half_params_ : eval_params;
+    rounded.assign(params_.begin(), params_.end());
+    round_buffer(rounded.data(), num_parameters(), precision_);
+    params = rounded.data();
   } else if (training) {
     half_params_.clear();
   }

@@ -327,6 +327,37 @@ bool higher_is_better(const std::string& monitor) {
   return monitor.ends_with("accuracy") || monitor.ends_with("r2");
 }
 
+// Evaluates the loss (no gradient) and every metric of zero outputs
+// against all of `d`, for their checks only (the values are dropped).
+void check_loss_and_metrics(const LossSpec& loss,
+                            const std::vector<std::string>& metrics,
+                            const TrainData& d, int64_t k) {
+  const std::vector<float> zeros(static_cast<size_t>(d.n * k), 0.0f);
+  eval_loss(loss, zeros, d, k);
+  for (const auto& m : metrics) metric_value(m, zeros, d, k);
+}
+
+// Sets the model's precision for a fit() and puts the previous one back on
+// destruction unless commit() was called (so a fit that throws leaves it).
+class PrecisionGuard {
+ public:
+  PrecisionGuard(Sequential& model, Precision p)
+      : model_(model), previous_(model.precision()) {
+    model_.set_precision(p);
+  }
+  PrecisionGuard(const PrecisionGuard&) = delete;
+  PrecisionGuard& operator=(const PrecisionGuard&) = delete;
+  ~PrecisionGuard() {
+    if (!committed_) model_.set_precision(previous_);
+  }
+  void commit() noexcept { committed_ = true; }
+
+ private:
+  Sequential& model_;
+  Precision previous_;
+  bool committed_ = false;
+};
+
 // Unbiased integer in [0, bound) from a 64-bit draw (Lemire's multiply-shift;
 // the bias is below 2^-40 for any data set size losslab handles).
 uint64_t draw_below(std::mt19937_64& rng, uint64_t bound) {
@@ -582,6 +613,16 @@ History fit(Sequential& model, Optimizer& opt, const LossSpec& loss,
   const TrainData tr = prepare(train, model, loss, "train");
   TrainData va;
   if (has_val) va = prepare(*validation, model, loss, "validation");
+  // The loss options and the targets (a NaN, a class index out of range, a
+  // target a loss refuses) are checked by the loss functions, and the
+  // metrics' needs by metric_value(): run both once on zero outputs over all
+  // of the data now, so a bad call throws before the model is touched
+  // (precision, dropout state, weights) rather than at the first batch or
+  // the end of the first epoch.
+  check_loss_and_metrics(loss, o.metrics, tr, model.out_features());
+  if (has_val) {
+    check_loss_and_metrics(loss, o.metrics, va, model.out_features());
+  }
 
   const int64_t n = tr.n, in = model.in_features(), k = model.out_features();
   const int64_t bs = o.batch_size == 0 ? n : std::min(o.batch_size, n);
@@ -601,7 +642,9 @@ History fit(Sequential& model, Optimizer& opt, const LossSpec& loss,
                                 ? GradScaler({.kind = LossScaleKind::kNone})
                                 : GradScaler(o.loss_scale);
   GradScaler& scaler = o.scaler != nullptr ? *o.scaler : local_scaler;
-  model.set_precision(o.precision);
+  // The run's precision stays set when fit returns; if anything below throws
+  // (the callback, an allocation) the model gets its previous one back.
+  PrecisionGuard precision_guard(model, o.precision);
   const bool half = o.precision != Precision::kFp32;
   int64_t skipped = 0;
 
@@ -768,6 +811,7 @@ History fit(Sequential& model, Optimizer& opt, const LossSpec& loss,
   }
   h.skipped_steps = skipped;
   h.loss_scale = scaler.scale();
+  precision_guard.commit();
   return h;
 }
 

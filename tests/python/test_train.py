@@ -520,3 +520,40 @@ def test_sequential_layers_state_dict_and_eval_mode(rng):
         lnn.Sequential(lnn.Linear(4, 8), lnn.Linear(5, 1))
     with pytest.raises(ValueError, match=r"\[0, 1\)"):
         lnn.Sequential(lnn.Linear(4, 8), lnn.Dropout(1.0))
+
+
+def test_schedule_dicts_are_checked_before_the_integer_cast(rng, tmp_path):
+    """Integer fields of a schedule dict (warmup_steps, step_size, t_max,
+    kind) must be whole numbers int64 holds; NaN, inf, 2**63 or 2.5 are
+    refused by the function that got them, with the value as given (casting
+    them to int64 was undefined behaviour: inf came out as -2**63)."""
+    x, y = _toy(rng, 20)
+    m = lnn.MLP(6, [], 1)
+    inf, nan = float("inf"), float("nan")
+    with pytest.raises(ValueError, match=r"^scheduled_lr: schedule warmup_steps=inf is not a whole number"):
+        lopt.scheduled_lr(0.1, lopt.schedule(warmup_steps=inf), 0)
+    with pytest.raises(ValueError, match=r"^fit: schedule warmup_steps=nan is not a whole number"):
+        fit(m, x, y, epochs=1, schedule=lopt.schedule(warmup_steps=nan))
+    with pytest.raises(ValueError, match=r"^fit: schedule t_max=2.5 is not a whole number"):
+        fit(m, x, y, epochs=1, schedule=lopt.schedule("cosine", t_max=2.5))
+    with pytest.raises(ValueError, match=r"^Sequential.save: schedule step_size=9223372036854775808 is not a whole"):
+        m.save(tmp_path / "a.ckpt", schedule=lopt.schedule("cosine", step_size=2**63))
+    with pytest.raises(ValueError, match=r"^scheduled_lr: schedule step_size=-inf"):
+        lopt.scheduled_lr(0.1, lopt.schedule("step", step_size=-inf), 0)
+    # kind: only the codes 0..3 (a fractional or out-of-range code is not
+    # truncated into one).
+    for kind, shown in ((7.0, "7"), (1.5, "1.5"), (-0.5, "-0.5"), (nan, "nan")):
+        with pytest.raises(ValueError, match=rf"^scheduled_lr: schedule kind={shown} is not a schedule kind code"):
+            lopt.scheduled_lr(0.1, {**lopt.schedule(), "kind": kind}, 0)
+        with pytest.raises(ValueError, match=rf"^Sequential.save: schedule kind={shown} is not"):
+            m.save(tmp_path / "b.ckpt", schedule={**lopt.schedule(), "kind": kind})
+    with pytest.raises(ValueError, match=r"^Sequential.save: schedule has an unknown field 'warmup'"):
+        m.save(tmp_path / "c.ckpt", schedule={"warmup": 3.0})
+    # Range checks name the caller too.
+    with pytest.raises(ValueError, match=r"^fit: schedule: warmup_steps=-3 must be >= 0"):
+        fit(m, x, y, epochs=1, schedule=lopt.schedule(warmup_steps=-3))
+    # The largest whole numbers int64 holds still work and round-trip.
+    big = lopt.schedule("cosine", step_size=2**62, t_max=2**62, warmup_steps=2**62)
+    m.save(tmp_path / "d.ckpt", schedule=big)
+    assert lnn.load_checkpoint(tmp_path / "d.ckpt")["schedule"] == big
+    assert lopt.scheduled_lr(0.1, big, 3) == pytest.approx(0.1 * 3 / 2**62)

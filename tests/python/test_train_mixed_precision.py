@@ -289,3 +289,46 @@ def test_segmentation_losses_refuse_bad_use(rng):
         fit(lnn.MLP(3, [], 1), x, t, loss="dice_loss", sample_weight=np.ones(20), epochs=1)
     with pytest.raises(ValueError, match="unknown option 'delta'.*alpha, beta, eps, gamma, smooth"):
         fit(lnn.MLP(3, [], 1), x, t, loss="tversky_loss", loss_options={"delta": 1.0}, epochs=1)
+
+
+def test_a_fit_that_raises_leaves_the_precision_and_weights_alone(rng):
+    """Bad loss options, a NaN target (in the last batch), a metric the
+    targets cannot give: all are refused before the model is touched, so its
+    precision, weights and the optimizer's step count stay as they were. A
+    fit whose callback raises mid-run gives the previous precision back.
+    Oracle: the model's state before the call."""
+    x = rng.standard_normal((40, 3)).astype(np.float32)
+    t = (rng.random(40) < 0.5).astype(np.float32)
+    m = lnn.MLP(3, [], 1)
+    p0 = m.parameters()
+    opt = lopt.SGD(m, lr=0.1)
+    with pytest.raises(ValueError, match="unknown option 'delta'"):
+        fit(m, x, t, loss="tversky_loss", loss_options={"delta": 1}, precision="fp16", optimizer=opt)
+    assert m.precision == "fp32"
+    y = x.sum(1)
+    y[37] = np.nan  # in the last batch of 8: fit used to train 4 batches first
+    with pytest.raises(ValueError, match=r"nan at index \(37, 0\)"):
+        fit(m, x, y, precision="bf16", optimizer=opt, batch_size=8, shuffle=False)
+    assert m.precision == "fp32"
+    with pytest.raises(ValueError, match="nan"):
+        fit(m, x, x.sum(1), validation=(x, y), precision="bf16", optimizer=opt)
+    assert m.precision == "fp32"
+    m3 = lnn.MLP(3, [], 3)
+    m3.precision = "bf16"
+    labels = rng.integers(0, 3, 40)
+    with pytest.raises(ValueError, match="metric 'rmse' needs float targets"):
+        fit(m3, x, labels, loss="cross_entropy", metrics=["rmse"], precision="fp16", epochs=1)
+    assert m3.precision == "bf16"
+    np.testing.assert_array_equal(m.parameters(), p0)
+    assert opt.steps == 0
+
+    def boom(log):
+        raise RuntimeError("stop here")
+
+    with pytest.raises(RuntimeError, match="stop here"):
+        fit(m, x, t, precision="fp16", loss_scale=None, optimizer=opt, callback=boom, epochs=3)
+    assert m.precision == "fp32"
+    assert opt.steps == 2  # one epoch of 40 rows in batches of 32 ran
+    # A fit that returns keeps its precision (documented).
+    fit(m, x, t, precision="bf16", optimizer=opt, epochs=1)
+    assert m.precision == "bf16"

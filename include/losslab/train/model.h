@@ -93,7 +93,10 @@ class Sequential {
   int64_t parameter_offset(size_t layer) const;
 
   // x: (n, in_features) float32 row-major; y: (n, out_features). `training`
-  // turns dropout on and keeps what backward() needs. n >= 1.
+  // turns dropout on and keeps what backward() needs. n >= 1. An evaluation
+  // forward (training=false) writes no member, so several threads may run
+  // evaluation forwards on one model at once (but not beside a training
+  // forward, backward() or a parameter / precision change).
   void forward(const float* x, int64_t n, float* y, bool training);
   // Back-propagates dL/dy (n, out_features) of the last training forward:
   // *overwrites* gradients() with dL/dparameters, and writes dL/dx (n, in)
@@ -131,7 +134,8 @@ class Sequential {
   uint64_t dropout_seed_ = 0, dropout_counter_ = 0;
   Precision precision_ = Precision::kFp32;
   // Half precision: the parameters rounded to the compute dtype by the last
-  // forward (backward uses the same weights).
+  // training forward (backward uses the same weights). Evaluation forwards
+  // leave it alone, so they may run concurrently on one model.
   std::vector<float> half_params_;
   uint64_t grad_nonzero_ = 0, grad_underflow_ = 0;
   // Saved by a training forward: the input of every layer, plus masks.

@@ -113,7 +113,8 @@ struct FitOptions {
   // Called after every epoch; return false to stop.
   std::function<bool(const EpochLog&)> callback = {};
   // Mixed precision (model.h, Precision): fit sets the model's precision
-  // to this for the run (it stays set: predictions use it too).
+  // to this for the run (it stays set: predictions use it too; a fit that
+  // throws puts the previous precision back).
   Precision precision = Precision::kFp32;
   // Loss scaling for this run (kNone: none). `scaler`, when not null,
   // replaces it and carries its state across fit() calls and checkpoints;
@@ -122,6 +123,12 @@ struct FitOptions {
   GradScaler* scaler = nullptr;
 };
 
+// Trains `model` in place. Bad options or data (including loss options,
+// targets the loss refuses and metrics the targets cannot give: the loss
+// and metrics are evaluated once on zero outputs over all the data first)
+// throw losslab::Error before the model, optimizer or scaler change. An
+// exception during training (e.g. from the callback) leaves the steps taken
+// so far in the weights and restores the model's previous precision.
 History fit(Sequential& model, Optimizer& optimizer, const LossSpec& loss,
             const Dataset& train, const Dataset* validation,
             const FitOptions& options);

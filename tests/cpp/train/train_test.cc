@@ -5,12 +5,15 @@
 // step-by-step comparisons are in tests/python/test_train.py.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <numbers>
+#include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "losslab/core/error.h"
@@ -355,6 +358,76 @@ TEST(TrainFit, Errors) {
                Error);
   EXPECT_THROW(Optimizer({.kind = OptimizerKind::kSgd, .nesterov = true}, 3),
                Error);
+}
+
+TEST(TrainFit, ARaisingFitLeavesTheModelAlone) {
+  // Oracle: the model's own state before the call. Bad input is found
+  // before anything changes; an exception during training (the callback's)
+  // gives the previous precision back.
+  TrainToy toy;
+  Sequential m = mlp({.in_features = toy.in, .hidden = {4}, .out_features = 1});
+  m.set_precision(Precision::kBf16);
+  const std::vector<float> p0(m.parameters().begin(), m.parameters().end());
+  Optimizer o({.kind = OptimizerKind::kSgd, .lr = 0.1}, m.num_parameters());
+  std::vector<float> y = toy.y;
+  y[toy.n - 1] = std::nanf("");  // in the last batch
+  Dataset nan_target = toy.data(false);
+  nan_target.y = view<float>(y.data(), Shape{toy.n});
+  EXPECT_THROW(fit(m, o, {}, nan_target, nullptr,
+                   {.shuffle = false, .precision = Precision::kFp16}),
+               Error);
+  EXPECT_THROW(fit(m, o, {.name = "huber_loss", .options = {{"dleta", 1}}},
+                   toy.data(false), nullptr, {.precision = Precision::kFp16}),
+               Error);
+  EXPECT_THROW(fit(m, o, {}, toy.data(false), &nan_target,
+                   {.precision = Precision::kFp32}),
+               Error);
+  EXPECT_EQ(m.precision(), Precision::kBf16);
+  EXPECT_EQ(o.steps(), 0);
+  EXPECT_TRUE(std::equal(p0.begin(), p0.end(), m.parameters().begin()));
+  EXPECT_THROW(fit(m, o, {}, toy.data(false), nullptr,
+                   {.epochs = 3,
+                    .callback = [](const EpochLog&) -> bool {
+                      throw std::runtime_error("stop");
+                    },
+                    .precision = Precision::kFp16}),
+               std::runtime_error);
+  EXPECT_EQ(m.precision(), Precision::kBf16);
+  EXPECT_EQ(o.steps(), 10);  // the first epoch: 300 rows in batches of 32
+  fit(m, o, {}, toy.data(false), nullptr,
+      {.epochs = 1, .precision = Precision::kFp16});
+  EXPECT_EQ(m.precision(), Precision::kFp16);  // a fit that returns keeps it
+}
+
+TEST(TrainModel, EvaluationForwardsFromThreadsMatchSerial) {
+  // Evaluation forwards write nothing in the model, so threads may share it
+  // (run under TSan this reported races before the fix). Oracle: the
+  // serial outputs, bit for bit.
+  for (Precision p : {Precision::kFp16, Precision::kBf16, Precision::kFp32}) {
+    Sequential m({{LayerKind::kDense, 64, 128, 0.0},
+                  {LayerKind::kReLU},
+                  {LayerKind::kDense, 128, 4, 0.0}},
+                 1);
+    m.set_precision(p);
+    const std::vector<float> x = random_vector<float>(4 * 64, 5, -1, 1);
+    std::vector<float> ref(16);
+    m.forward(x.data(), 4, ref.data(), false);
+    std::vector<std::vector<float>> got(4, std::vector<float>(16));
+    std::vector<int> mismatches(4, 0);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < 50; ++i) {
+          m.forward(x.data(), 4, got[t].data(), false);
+          mismatches[t] += got[t] != ref;
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    for (int t = 0; t < 4; ++t) {
+      EXPECT_EQ(mismatches[t], 0) << precision_name(p) << " thread " << t;
+    }
+  }
 }
 
 class TrainCheckpoint : public ::testing::Test {
