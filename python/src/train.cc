@@ -27,6 +27,7 @@
 #include "losslab/train/optimizer.h"
 #include "losslab/train/trainer.h"
 #include "registry.h"
+#include "schedule_dict.h"
 
 namespace losslab::python {
 namespace {
@@ -296,6 +297,11 @@ nb::dict train_options_dict(const OptimizerOptions& o) {
 }
 
 }  // namespace
+
+train::Schedule schedule_from_dict(const std::map<std::string, double>& d,
+                                   const std::string& caller) {
+  return train_schedule(d, caller);
+}
 
 void bind_train(nb::module_& m) {
   nb::class_<Sequential>(m, "_TrainModel")

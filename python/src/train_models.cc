@@ -18,6 +18,7 @@
 #include "losslab/train/models.h"
 #include "losslab/train/optimizer.h"
 #include "registry.h"
+#include "schedule_dict.h"
 
 namespace losslab::python {
 namespace {
@@ -53,35 +54,6 @@ std::vector<float> models_floats(std::string_view fn, nb::handle h, int64_t n) {
                                         : static_cast<float>(v.as<double>()[i]);
   }
   return out;
-}
-
-train::Schedule models_schedule(const std::map<std::string, double>& d) {
-  train::Schedule s;
-  for (const auto& [k, v] : d) {
-    if (k == "kind") {
-      const int kind = static_cast<int>(v);
-      if (kind < 0 || kind > 3) {
-        throw_value_error("fit: schedule kind code out of range");
-      }
-      s.kind = static_cast<train::ScheduleKind>(kind);
-    } else if (k == "warmup_steps") {
-      s.warmup_steps = static_cast<int64_t>(v);
-    } else if (k == "warmup_start_factor") {
-      s.warmup_start_factor = v;
-    } else if (k == "step_size") {
-      s.step_size = static_cast<int64_t>(v);
-    } else if (k == "gamma") {
-      s.gamma = v;
-    } else if (k == "t_max") {
-      s.t_max = static_cast<int64_t>(v);
-    } else if (k == "eta_min") {
-      s.eta_min = v;
-    } else {
-      throw_value_error("schedule: unknown field '" + k +
-                        "'; build it with losslab.optim.schedule(...)");
-    }
-  }
-  return s;
 }
 
 std::map<std::string, double> models_schedule_dict(const train::Schedule& s) {
@@ -124,7 +96,7 @@ ModelFitOptions models_fit_options(int64_t epochs, int64_t batch_size,
                     .seed = seed,
                     .clip_grad_norm = clip_grad_norm,
                     .clip_grad_value = clip_grad_value,
-                    .schedule = models_schedule(sched)};
+                    .schedule = schedule_from_dict(sched, "fit")};
   if (!callback.is_none()) {
     o.callback = [callback](const EpochLog& log) {
       nb::gil_scoped_acquire acquire;
@@ -494,7 +466,7 @@ void bind_train_models(nb::module_& m) {
          const Optimizer* opt2,
          std::optional<std::map<std::string, double>> schedule) {
         std::optional<train::Schedule> sch;
-        if (schedule) sch = models_schedule(*schedule);
+        if (schedule) sch = schedule_from_dict(*schedule, "save");
         const train::Schedule* sp = sch ? &*sch : nullptr;
         if (nb::isinstance<train::Gan>(model)) {
           const auto& g = nb::cast<const train::Gan&>(model);

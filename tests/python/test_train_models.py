@@ -427,3 +427,18 @@ def test_clip_grad_value_and_norm_match_torch_utils(digits):
     assert float(total) > 0.05  # the norm clip is active too
     want = p0.astype(np.float64) - lr * p.grad.numpy()
     np.testing.assert_allclose(ae.parameters(), want, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("bad", [float("inf"), float("nan"), 2.5, 2.0**63])
+def test_schedule_fields_are_checked_before_the_integer_cast(bad, tmp_path):
+    """A schedule's integer fields must be whole int64 values (casting NaN,
+    inf or 2**63 is undefined behaviour in C++); the error names the call."""
+    x = np.random.default_rng(0).random((16, 8)).astype(np.float32)
+    ae = models.Autoencoder(8, [4], 2, seed=0)
+    sched = dict(optim.schedule("step", step_size=2), step_size=bad)
+    with pytest.raises(ValueError, match=r"^fit: schedule step_size=.* is not a whole number"):
+        ae.fit(x, epochs=1, schedule=sched)
+    with pytest.raises(ValueError, match=r"^save: schedule step_size=.* is not a whole number"):
+        ae.save(tmp_path / "ae.ckpt", schedule=sched)
+    with pytest.raises(ValueError, match=r"^fit: schedule kind=1.5 is not a schedule kind code"):
+        ae.fit(x, epochs=1, schedule=dict(optim.schedule("step"), kind=1.5))
