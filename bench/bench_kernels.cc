@@ -117,8 +117,8 @@ void BM_SigmoidFocal(benchmark::State& s) {
   });
 }
 
-// bfloat16 input, target and gradient (2 bytes each): widened to float32
-// block by block inside the kernel call.
+// bfloat16 input, target and gradient (2 bytes each): converted in registers
+// inside the kernel (float32 arithmetic).
 void BM_MseBf16(benchmark::State& state) {
   const int64_t n = state.range(0);
   losslab::set_num_threads(int(state.range(1)));
@@ -142,6 +142,48 @@ void BM_MseBf16(benchmark::State& state) {
   losslab::set_num_threads(0);
 }
 
+// cross_entropy on (rows, 32768) logits with int64 labels, the gradient into
+// a caller-owned buffer; bytes = logits read + gradient written. bf16: the
+// same in bfloat16 (2 bytes each way), widened row by row in the kernel.
+template <bool kBf16>
+void run_ce(benchmark::State& state) {
+  const int64_t rows = state.range(0), C = 32768, n = rows * C;
+  losslab::set_num_threads(int(state.range(1)));
+  Arrays a(n);
+  std::vector<int64_t> y(static_cast<size_t>(rows));
+  for (int64_t r = 0; r < rows; ++r) y[size_t(r)] = (r * 7919) % C;
+  const losslab::View yv = losslab::view<int64_t>(y.data(), {rows});
+  std::vector<uint16_t> xh, gh;
+  losslab::View xv = losslab::view<float>(a.x.data(), {rows, C});
+  losslab::MutableView gv = losslab::mutable_view<float>(a.g.data(), {rows, C});
+  if constexpr (kBf16) {
+    xh.resize(size_t(n));
+    gh.resize(size_t(n));
+    for (size_t i = 0; i < xh.size(); ++i) {
+      uint32_t u;
+      std::memcpy(&u, &a.x[i], 4);
+      xh[i] = uint16_t(u >> 16);
+    }
+    xv = {xh.data(), losslab::DType::kBFloat16, {rows, C}, {}};
+    gv = {gh.data(), losslab::DType::kBFloat16, {rows, C}, {}};
+  }
+  const losslab::LossOutputs out{.grad_out = gv};
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(losslab::cross_entropy(xv, yv, {}, out));
+  }
+  state.SetBytesProcessed(state.iterations() * 2 * n * (kBf16 ? 2 : 4));
+  losslab::set_num_threads(0);
+}
+void BM_CrossEntropy(benchmark::State& s) { run_ce<false>(s); }
+void BM_CrossEntropyBf16(benchmark::State& s) { run_ce<true>(s); }
+
+void CeArgs(benchmark::internal::Benchmark* b) {
+  for (int64_t rows : {int64_t(8), int64_t(2048)}) {  // 1 MiB and 256 MiB
+    for (int64_t t : {1, 2}) b->Args({rows, t});
+  }
+  b->UseRealTime()->Unit(benchmark::kMillisecond);
+}
+
 // Sizes: in cache (256K) and far beyond the L3 (64M); 1 and 2 threads.
 void Args(benchmark::internal::Benchmark* b) {
   for (int64_t n : {int64_t(1) << 18, int64_t(1) << 26}) {
@@ -163,3 +205,5 @@ BENCHMARK(BM_PoissonNll)->Apply(Args);
 BENCHMARK(BM_BceWithLogits)->Apply(Args);
 BENCHMARK(BM_SigmoidFocal)->Apply(Args);
 BENCHMARK(BM_MseBf16)->Apply(Args);
+BENCHMARK(BM_CrossEntropy)->Apply(CeArgs);
+BENCHMARK(BM_CrossEntropyBf16)->Apply(CeArgs);

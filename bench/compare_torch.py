@@ -9,14 +9,15 @@ ratio torch / losslab. losslab writes into a caller-owned gradient buffer
 
 Also: binary_cross_entropy_with_logits and sigmoid_focal_loss (baseline: the
 torchvision formula in torch ops), bf16 rows (losslab widens to float32
-inside its kernel and writes a bf16 gradient; torch runs its bf16 autograd;
+in registers inside its kernel and writes a bf16 gradient; torch runs its bf16 autograd;
 bytes counted at 2 per element), and cross_entropy with int64 labels on
-(N, C) logits, with the peak extra resident memory of one call (VmHWM above
-the pre-call RSS, beyond the inputs; losslab writes into a preallocated
-grad buffer, torch allocates its gradient and softmax intermediates).
+(N, C) logits (float32, and bf16 unless --skip-ce-bf16), with the peak extra
+resident memory of one call (VmHWM above the pre-call RSS, beyond the inputs;
+losslab writes into a preallocated grad buffer, torch allocates its gradient
+and softmax intermediates).
 
     python bench/compare_torch.py [--sizes 16M] [--threads 1,2] [--reps 5]
-        [--ce 2048x32768,512x131072] [--skip-ce]
+        [--ce 2048x32768,512x131072] [--skip-ce] [--skip-ce-bf16]
 """
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ BF16_CASES = [
 ]
 
 
-def run_cross_entropy(shapes, threads, reps, rng):
+def run_cross_entropy(shapes, threads, reps, rng, bf16=True):
     print(f"\n{'cross_entropy':<20} {'N x C':>13} {'thr':>3} {'losslab ms':>10} {'GB/s':>6} "
           f"{'%triad':>7} {'torch ms':>9} {'torch/ll':>8} {'ll MiB':>7} {'torch MiB':>9}")
     for rows, cls in shapes:
@@ -151,6 +152,31 @@ def run_cross_entropy(shapes, threads, reps, rng):
             print(f"{'':<20} {f'{rows}x{cls}':>13} {t:>3} {t_ll * 1e3:>10.2f} {gbs:>6.1f} "
                   f"{100 * gbs / triad_gbs:>6.0f}% {t_t * 1e3:>9.2f} {t_t / t_ll:>7.1f}x "
                   f"{m_ll:>7.0f} {m_t:>9.0f}")
+            if not bf16:
+                continue
+            # bf16 logits (torch tensor through DLPack), bf16 grad buffer;
+            # torch runs its bf16 autograd. Bytes at 2 per element.
+            x16 = torch.from_numpy(x).bfloat16()
+            g16 = torch.empty_like(x16)
+            xt16 = x16.clone().requires_grad_(True)
+
+            def ll16():
+                losslab.cross_entropy(x16, lab, return_grad=True, grad_out=g16)
+
+            def tt16():
+                xt16.grad = None
+                F.cross_entropy(xt16, lt).backward()
+
+            t_ll = median_time(ll16, reps)
+            t_t = median_time(tt16, reps)
+            m_ll = peak_extra_mib(ll16)
+            xt16.grad = None
+            m_t = peak_extra_mib(tt16)
+            gbs = 2 * 2 * n / t_ll / 1e9
+            print(f"{'  bf16':<20} {f'{rows}x{cls}':>13} {t:>3} {t_ll * 1e3:>10.2f} {gbs:>6.1f} "
+                  f"{100 * gbs / triad_gbs:>6.0f}% {t_t * 1e3:>9.2f} {t_t / t_ll:>7.1f}x "
+                  f"{m_ll:>7.0f} {m_t:>9.0f}")
+            del x16, g16, xt16
         del x, g, xt, a
 
 
@@ -161,6 +187,8 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--ce", default="2048x32768,512x131072")
     ap.add_argument("--skip-ce", action="store_true")
+    ap.add_argument("--skip-ce-bf16", action="store_true",
+                    help="leave out the bf16 cross_entropy rows")
     args = ap.parse_args()
     sizes = [parse_size(s) for s in args.sizes.split(",")]
     threads = [int(t) for t in args.threads.split(",")]
@@ -230,7 +258,7 @@ def main() -> None:
         del xt16, xt16d, yt16, labt16, g16
     if not args.skip_ce:
         shapes = [tuple(int(v) for v in s.split("x")) for s in args.ce.split(",")]
-        run_cross_entropy(shapes, threads, args.reps, rng)
+        run_cross_entropy(shapes, threads, args.reps, rng, bf16=not args.skip_ce_bf16)
     print("\n* torch has no quantile / sigmoid focal loss: the baselines are the pinball "
           "formula and torchvision's sigmoid_focal_loss written in torch ops.\n"
           "%triad: bytes moved once (input, target, gradient; 2 per element for bf16, "

@@ -26,13 +26,36 @@ using ClassFn = std::function<double(const View& input, const View& target,
                                      const View& weight, Reduction reduction,
                                      const LossOutputs& outputs)>;
 
+bool is_half_dtype(DType dt) {
+  return dt == DType::kFloat16 || dt == DType::kBFloat16;
+}
+
+// The dtype of a new grad / hess array: the input's, or float32 on request
+// for float16/bfloat16 input (grad_dtype, as in the elementwise bindings).
+DType grad_dtype_for(std::string_view fn, const std::string& grad_dtype,
+                     DType dt) {
+  if (grad_dtype != "input" && grad_dtype != "float32" &&
+      grad_dtype != dtype_name(dt)) {
+    throw_value_error(std::string(fn) +
+                      ": grad_dtype must be \"input\" or \"float32\"; got \"" +
+                      grad_dtype + "\"");
+  }
+  if (grad_dtype == "float32" && dt == DType::kFloat64) {
+    throw_value_error(std::string(fn) +
+                      ": grad_dtype=\"float32\" is for float16/bfloat16 "
+                      "input (gradients of float64 input are float64)");
+  }
+  return is_half_dtype(dt) && grad_dtype == "float32" ? DType::kFloat32 : dt;
+}
+
 // The calling convention of losses with a class dimension: out and
 // grad_output have the target's shape, grad the input's shape; no Hessian.
 nb::object call_class_loss(std::string_view fn, nb::handle input,
                            nb::handle target, nb::handle weight,
                            const std::string& reduction, bool return_grad,
                            nb::handle out, nb::handle grad_out,
-                           nb::handle grad_output, const ClassFn& loss) {
+                           nb::handle grad_output,
+                           const std::string& grad_dtype, const ClassFn& loss) {
   const Input x = to_input(fn, "input", input);
   const Input y = to_input(fn, "target", target);
   const Input w = to_input(fn, "weight", weight);
@@ -50,7 +73,9 @@ nb::object call_class_loss(std::string_view fn, nb::handle input,
   const Output out_arg = to_output(fn, "out", out);
   const Output grad_arg = to_output(fn, "grad_out", grad_out);
   const DType dt = x.view.dtype;
-  const bool typed = dt == DType::kFloat32 || dt == DType::kFloat64;
+  const bool typed =
+      dt == DType::kFloat32 || dt == DType::kFloat64 || is_half_dtype(dt);
+  const DType gdt = grad_dtype_for(fn, grad_dtype, dt);
   // Per-sample shape: the target's, when it is a valid index array, or the
   // input's without its class dimension for probability targets (the C++ op
   // checks it again and reports mismatches).
@@ -77,8 +102,8 @@ nb::object call_class_loss(std::string_view fn, nb::handle input,
     outs.grad_out = grad_arg.view;
   } else if (return_grad && typed) {
     void* p;
-    grad_obj = new_array(x.view.shape, dt, &p);
-    outs.grad_out = MutableView{p, dt, x.view.shape, {}};
+    grad_obj = new_array(x.view.shape, gdt, &p);
+    outs.grad_out = MutableView{p, gdt, x.view.shape, {}};
   }
   double value;
   {
@@ -114,7 +139,8 @@ Returns:
 constexpr const char* kClassDoc = R"(
 Arguments:
     input: float32/float64 of shape (N, C), (N, C, d1, ...) or (C,); the class
-        dimension is dim 1 (dim 0 for (C,)).
+        dimension is dim 1 (dim 0 for (C,)). float16/bfloat16 input (with
+        class indices) is widened to float32 and computed in float32.
     target: class indices, int64 or int32, of shape (N,), (N, d1, ...) or ().
         A label outside [0, C) that is not ignore_index is a ValueError
         naming its index.
@@ -128,6 +154,9 @@ Arguments:
         shape) of the input's dtype.
     grad_output: upstream gradient: a number for "mean"/"sum", or an array of
         the target's shape for "none".
+    grad_dtype: "input" (default) or "float32": the dtype of a new grad for
+        float16/bfloat16 input (rounded to nearest even from float32, or the
+        float32 gradient itself). out and grad_out may also be float32.
 
 Returns:
     loss (a float, or an array for "none"); with return_grad (loss, grad).)";
@@ -137,7 +166,8 @@ Returns:
 nb::object call_kl_rows(nb::handle p, nb::handle q,
                         const std::string& reduction, bool return_grad,
                         bool return_hess, nb::handle out, nb::handle grad_out,
-                        nb::handle hess_out, nb::handle grad_output) {
+                        nb::handle hess_out, nb::handle grad_output,
+                        const std::string& grad_dtype) {
   constexpr std::string_view fn = "kl_divergence";
   const Input pi = to_input(fn, "p", p);
   const Input qi = to_input(fn, "q", q);
@@ -153,8 +183,10 @@ nb::object call_kl_rows(nb::handle p, nb::handle q,
   const Output grad_arg = to_output(fn, "grad_out", grad_out);
   const Output hess_arg = to_output(fn, "hess_out", hess_out);
   const DType dt = qi.view.dtype;
-  const bool typed = (dt == DType::kFloat32 || dt == DType::kFloat64) &&
-                     qi.view.shape.ndim() > 0;
+  const bool typed =
+      (dt == DType::kFloat32 || dt == DType::kFloat64 || is_half_dtype(dt)) &&
+      qi.view.shape.ndim() > 0;
+  const DType gdt = grad_dtype_for(fn, grad_dtype, dt);
   Shape rows;
   for (int k = 0; k + 1 < qi.view.shape.ndim(); ++k) {
     rows.push_back(qi.view.shape[k]);
@@ -162,19 +194,19 @@ nb::object call_kl_rows(nb::handle p, nb::handle q,
   const bool want_grad = return_grad || return_hess;
   nb::object out_obj, grad_obj, hess_obj;
   auto prepare = [&](const Output& given, bool wanted, const Shape& shape,
-                     nb::object& obj, MutableView& mv) {
+                     DType odt, nb::object& obj, MutableView& mv) {
     if (given.view.present()) {
       obj = given.object;
       mv = given.view;
     } else if (wanted && typed) {
       void* ptr;
-      obj = new_array(shape, dt, &ptr);
-      mv = MutableView{ptr, dt, shape, {}};
+      obj = new_array(shape, odt, &ptr);
+      mv = MutableView{ptr, odt, shape, {}};
     }
   };
-  prepare(out_arg, r == Reduction::kNone, rows, out_obj, outs.out);
-  prepare(grad_arg, want_grad, qi.view.shape, grad_obj, outs.grad_out);
-  prepare(hess_arg, return_hess, qi.view.shape, hess_obj, outs.hess_out);
+  prepare(out_arg, r == Reduction::kNone, rows, dt, out_obj, outs.out);
+  prepare(grad_arg, want_grad, qi.view.shape, gdt, grad_obj, outs.grad_out);
+  prepare(hess_arg, return_hess, qi.view.shape, gdt, hess_obj, outs.hess_out);
   double value;
   {
     nb::gil_scoped_release release;
@@ -251,10 +283,10 @@ void bind_classification(nb::module_& m) {
          int64_t ignore_index, double label_smoothing, double z_loss,
          std::optional<double> logit_softcap, const std::string& reduction,
          bool return_grad, nb::handle out, nb::handle grad_out,
-         nb::handle grad_output) {
+         nb::handle grad_output, const std::string& grad_dtype) {
         return call_class_loss(
             "cross_entropy", input, target, weight, reduction, return_grad, out,
-            grad_out, grad_output,
+            grad_out, grad_output, grad_dtype,
             [&](const View& x, const View& y, const View& w, Reduction r,
                 const LossOutputs& o) {
               return cross_entropy(x, y,
@@ -273,6 +305,7 @@ void bind_classification(nb::module_& m) {
       nb::arg("logit_softcap") = nb::none(), nb::arg("reduction") = "mean",
       nb::arg("return_grad") = false, nb::arg("out") = nb::none(),
       nb::arg("grad_out") = nb::none(), nb::arg("grad_output") = nb::none(),
+      nb::arg("grad_dtype") = "input",
       doc("Softmax cross-entropy on logits, computed with log-sum-exp "
           "(invariant to adding a constant to a row). Class-index targets "
           "with label_smoothing eps: (1 - eps) w[y] (-log p_y) + (eps / C) "
@@ -294,10 +327,11 @@ void bind_classification(nb::module_& m) {
       "nll_loss",
       [](nb::handle input, nb::handle target, nb::handle weight,
          int64_t ignore_index, const std::string& reduction, bool return_grad,
-         nb::handle out, nb::handle grad_out, nb::handle grad_output) {
+         nb::handle out, nb::handle grad_out, nb::handle grad_output,
+         const std::string& grad_dtype) {
         return call_class_loss(
             "nll_loss", input, target, weight, reduction, return_grad, out,
-            grad_out, grad_output,
+            grad_out, grad_output, grad_dtype,
             [&](const View& x, const View& y, const View& w, Reduction r,
                 const LossOutputs& o) {
               return nll_loss(
@@ -310,7 +344,7 @@ void bind_classification(nb::module_& m) {
       nb::arg("weight") = nb::none(), nb::arg("ignore_index") = -100,
       nb::arg("reduction") = "mean", nb::arg("return_grad") = false,
       nb::arg("out") = nb::none(), nb::arg("grad_out") = nb::none(),
-      nb::arg("grad_output") = nb::none(),
+      nb::arg("grad_output") = nb::none(), nb::arg("grad_dtype") = "input",
       doc("Negative log-likelihood on log-probabilities: -w[y] input[y].\n\n"
           "Matches torch.nn.functional.nll_loss.\n",
           kClassDoc)
@@ -448,6 +482,7 @@ void bind_classification(nb::module_& m) {
         nb::arg("return_grad") = false, nb::arg("return_hess") = false,
         nb::arg("out") = nb::none(), nb::arg("grad_out") = nb::none(),
         nb::arg("hess_out") = nb::none(), nb::arg("grad_output") = nb::none(),
+        nb::arg("grad_dtype") = "input",
         "KL divergence D(p || q) = sum_c p_c log(p_c / q_c) between "
         "distributions given as probabilities along the last dimension (p, q "
         ">= 0, same shape; rows are not required to sum to 1). 0 log 0 = 0; "
@@ -458,7 +493,10 @@ void bind_classification(nb::module_& m) {
         "return_grad returns (loss, grad_q) with grad_q = -p / q (0 where p = "
         "0): the gradient w.r.t. q, the model's distribution; p is treated as "
         "data. return_hess adds the diagonal Hessian p / q^2. grad_output: a "
-        "number, or one value per row for 'none'.\n");
+        "number, or one value per row for 'none'.\n\n"
+        "float16/bfloat16 p and q are widened to float32 and computed in "
+        "float32; grad/hess (and 'none' out) come back in their dtype, or "
+        "grad/hess in float32 with grad_dtype='float32'.\n");
 
   m.def(
       "multi_margin_loss",
@@ -467,7 +505,7 @@ void bind_classification(nb::module_& m) {
          nb::handle out, nb::handle grad_out, nb::handle grad_output) {
         return call_class_loss(
             "multi_margin_loss", input, target, weight, reduction, return_grad,
-            out, grad_out, grad_output,
+            out, grad_out, grad_output, "input",
             [&](const View& x, const View& y, const View& w, Reduction r,
                 const LossOutputs& o) {
               return multi_margin_loss(

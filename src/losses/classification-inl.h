@@ -7,6 +7,8 @@
 // The twins perform the same IEEE operations in the same order as the SIMD
 // functors (-ffp-contract=off); they differ only through exp/log, which are
 // polynomials in hwy/contrib/math and std:: calls here (a few ULP).
+// log1p(exp(-|x|)) (BCE with logits, pos_weight, sigmoid focal) is the one
+// float32 polynomial of math-inl.h (log1p_unit / Log1pUnit) on both sides.
 
 // ---------------------------------------------------------------------------
 // Scalar twins: compiled once.
@@ -18,6 +20,7 @@
 #include <limits>
 
 #include "src/losses/elementwise.h"
+#include "src/losses/math-inl.h"        // log1p_unit
 #include "src/losses/regression-inl.h"  // ref::propagate_nan
 
 namespace losslab::detail::ref {
@@ -45,7 +48,7 @@ struct BceLogits {
     const T e = std::exp(-std::abs(x));
     T s, sn;
     sigmoid_pair(x, e, s, sn);
-    l = (std::max(x, T(0)) - x * y) + std::log1p(e);
+    l = (std::max(x, T(0)) - x * y) + log1p_unit(e);
     g = s - y;
     if (want_h) h = s * sn;
   }
@@ -71,7 +74,7 @@ struct BceLogitsPosW {
     const T e = std::exp(-std::abs(x));
     T s, sn;
     sigmoid_pair(x, e, s, sn);
-    const T lp = std::log1p(e);
+    const T lp = log1p_unit(e);
     const T sp_pos = std::max(x, T(0)) + lp;   // softplus(x)
     const T sp_neg = std::max(-x, T(0)) + lp;  // softplus(-x)
     const T omy = T(1) - y;
@@ -258,7 +261,7 @@ struct SigmoidFocal {
     const T e = std::exp(-std::abs(x));
     T s, sn;
     sigmoid_pair(x, e, s, sn);
-    const T lp = std::log1p(e);
+    const T lp = log1p_unit(e);
     const T ce = (std::max(x, T(0)) - x * y) + lp;
     l = ce;
     g = s - y;
@@ -281,7 +284,7 @@ struct SigmoidFocal {
       const T a = std::log(T(1) - y) - sp_neg;
       const T b = std::log(y) - sp_pos;
       const T hi = std::max(a, b), lo = std::min(a, b);
-      const T logm = hi + std::log1p(std::exp(lo - hi));
+      const T logm = hi + log1p_unit(std::exp(lo - hi));
       const T mg = std::exp(gamma * logm);
       const T r = std::exp((-sp_neg - sp_pos) - logm);
       l = ce * mg;
@@ -347,11 +350,11 @@ struct BceLogitsV {
   using V = hn::Vec<D>;
   HWY_INLINE void operator()(D d, V x, V y, V& l, V& g, V& h,
                              bool want_h) const {
-    const V e = ExpSafe(d, hn::Neg(hn::Abs(x)));
+    const V e = ExpNonPos(d, hn::Neg(hn::Abs(x)));
     V s, sn;
     SigmoidPair(d, x, e, s, sn);
     l = hn::Add(hn::Sub(hn::Max(x, hn::Zero(d)), hn::Mul(x, y)),
-                hn::Log1p(d, e));
+                Log1pUnit(d, e));
     g = hn::Sub(s, y);
     if (want_h) h = hn::Mul(s, sn);
   }
@@ -367,10 +370,10 @@ struct BceLogitsPosWV {
   HWY_INLINE void operator()(D d, V x, V y, V p, V& l, V& g, V& h,
                              bool want_h) const {
     const V zero = hn::Zero(d);
-    const V e = ExpSafe(d, hn::Neg(hn::Abs(x)));
+    const V e = ExpNonPos(d, hn::Neg(hn::Abs(x)));
     V s, sn;
     SigmoidPair(d, x, e, s, sn);
-    const V lp = hn::Log1p(d, e);
+    const V lp = Log1pUnit(d, e);
     const V sp_pos = hn::Add(hn::Max(x, zero), lp);
     const V sp_neg = hn::Add(hn::Max(hn::Neg(x), zero), lp);
     const V omy = hn::Sub(hn::Set(d, 1), y);
@@ -558,10 +561,10 @@ struct SigmoidFocalV {
   HWY_INLINE void operator()(D d, V x, V y, V& l, V& g, V& h,
                              bool want_h) const {
     const V zero = hn::Zero(d), one = hn::Set(d, 1);
-    const V e = ExpSafe(d, hn::Neg(hn::Abs(x)));
+    const V e = ExpNonPos(d, hn::Neg(hn::Abs(x)));
     V s, sn;
     SigmoidPair(d, x, e, s, sn);
-    const V lp = hn::Log1p(d, e);
+    const V lp = Log1pUnit(d, e);
     const V ce = hn::Add(hn::Sub(hn::Max(x, zero), hn::Mul(x, y)), lp);
     l = ce;
     g = hn::Sub(s, y);
@@ -584,7 +587,7 @@ struct SigmoidFocalV {
       const V b = hn::Sub(LogIeee(d, y), sp_pos);
       const V hi = hn::Max(a, b), lo = hn::Min(a, b);
       const V logm = hn::Add(
-          hi, hn::Log1p(d, ExpSafe(d, hn::Max(hn::Sub(lo, hi), lowest))));
+          hi, Log1pUnit(d, ExpNonPos(d, hn::Max(hn::Sub(lo, hi), lowest))));
       const V vg = hn::Set(d, gamma);
       const V mg = ExpSafe(d, hn::Max(hn::Mul(vg, logm), lowest));
       const V r = ExpSafe(

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "losslab/core/parallel.h"
 #include "src/core/checks.h"
 #include "src/losses/cross_entropy.h"
+#include "src/losses/elementwise.h"
 #include "src/losses/elementwise_op.h"
 #include "src/losses/focal_hessian.h"
 #include "src/losses/hinge.h"
@@ -55,6 +57,63 @@ void check_weights(std::string_view fn, std::string_view arg, const View& v) {
 }
 
 // ---------------------------------------------------------------------------
+// float16 / bfloat16 input (cross_entropy with class indices, nll_loss,
+// kl_divergence): the input is widened to float32 (exact; row by row inside
+// the cross_entropy kernel, see run_class_half) and the float32 path runs on
+// it; outputs are written in float32 when the caller's buffer is float32
+// (grad_dtype="float32" in Python), else rounded to the input dtype to
+// nearest even from the float32 result. Every arithmetic operation and the
+// reduction layout are float32's, so a half input gives bit for bit the
+// float32 result on its widened values (tests/cpp/losses/half_class_test.cc).
+
+bool is_half(DType t) { return t == DType::kFloat16 || t == DType::kBFloat16; }
+
+// The dtype an output must have: float32 is accepted for half input.
+DType out_dtype(const MutableView& v, DType input) {
+  return is_half(input) && v.present() && v.dtype == DType::kFloat32
+             ? DType::kFloat32
+             : input;
+}
+
+// A half view widened to a contiguous float32 copy (empty if absent).
+std::vector<float> widen_half_view(const View& v) {
+  std::vector<float> f;
+  if (!v.present()) return f;
+  const detail::Contiguous<uint16_t> c(v);
+  f.resize(static_cast<size_t>(v.numel()));
+  detail::half_widen(v.dtype == DType::kBFloat16, c.get(), f.data(), v.numel());
+  return f;
+}
+
+// One output of a half call: the caller's float32 buffer, or float32 scratch
+// rounded into the caller's half buffer by finish().
+struct HalfOut {
+  const MutableView* dst = nullptr;
+  std::vector<float> buf;
+  MutableView f32;  // what the float32 path writes
+  void bind(const MutableView& v) {
+    dst = &v;
+    if (!v.present()) return;
+    if (v.dtype == DType::kFloat32) {
+      f32 = v;
+      return;
+    }
+    buf.resize(static_cast<size_t>(v.numel()));
+    f32 = mutable_view<float>(buf.data(), v.shape);
+  }
+  void finish() const {
+    if (buf.empty()) return;
+    detail::half_narrow(dst->dtype == DType::kBFloat16, buf.data(),
+                        dst->as<uint16_t>(), int64_t(buf.size()));
+  }
+  void fill_nan() {
+    if (buf.empty()) return;
+    std::fill(buf.begin(), buf.end(), std::numeric_limits<float>::quiet_NaN());
+    finish();
+  }
+};
+
+// ---------------------------------------------------------------------------
 // cross_entropy and nll_loss: inputs with a class dimension.
 
 struct ClassSpec {
@@ -84,13 +143,21 @@ Dims class_dims(const ClassSpec& cs) {
   const std::string fn(cs.fn);
   const View& x = *cs.input;
   const View& t = *cs.target;
-  detail::require_float(cs.fn, "input", x);
+  const bool half = is_half(x.dtype);
+  if (!half) detail::require_float(cs.fn, "input", x);
   if (x.shape.ndim() == 0) {
     throw_value_error(fn +
                       ": input must have a class dimension: (N, C), (N, "
                       "C, d1, ...) or (C,); got shape ()");
   }
-  const bool soft = cs.softmax && is_floating(t.dtype);
+  const bool soft = cs.softmax && is_floating(t.dtype);  // half included
+  if (soft && half) {
+    throw_type_error(fn + ": probability targets are not supported for " +
+                     std::string(dtype_name(x.dtype)) +
+                     " input (a half-precision row cannot be checked to sum "
+                     "to 1 within 1e-3); pass int64 class indices, or cast "
+                     "input and target to float32");
+  }
   if (!soft && !is_integer(t.dtype)) {
     throw_type_error(
         fn + ": target dtype " + std::string(dtype_name(t.dtype)) +
@@ -143,7 +210,7 @@ Dims class_dims(const ClassSpec& cs) {
                         ",): one weight per class (input shape " +
                         x.shape.str() + ")");
     }
-    check_weights(cs.fn, "weight", w);
+    check_weights(cs.fn, "weight", w);  // half weights: checked widened
   }
   if (x.numel() == 0) {
     throw_value_error(fn + ": input is empty (shape " + x.shape.str() +
@@ -164,8 +231,10 @@ Dims class_dims(const ClassSpec& cs) {
                       ": reduction='none' needs outputs.out (of the "
                       "target's shape) to receive the per-sample losses");
   }
-  detail::check_output(cs.fn, "out", o.out, expect, x.dtype);
-  detail::check_output(cs.fn, "grad_out", o.grad_out, x.shape, x.dtype);
+  // Half input: out and grad_out in the input dtype or float32.
+  detail::check_output(cs.fn, "out", o.out, expect, out_dtype(o.out, x.dtype));
+  detail::check_output(cs.fn, "grad_out", o.grad_out, x.shape,
+                       out_dtype(o.grad_out, x.dtype));
   if (o.hess_out.present()) {
     throw_value_error(fn +
                       ": hess_out is not available: the Hessian of a "
@@ -192,11 +261,32 @@ Dims class_dims(const ClassSpec& cs) {
   return d;
 }
 
+// NaN in every element of an output, in the output's own dtype (a half
+// input's outputs may be half or float32).
 template <class T>
 void fill_nan(const MutableView& v) {
   if (!v.present() || v.data == nullptr) return;
-  std::fill(v.as<T>(), v.as<T>() + v.numel(),
-            std::numeric_limits<T>::quiet_NaN());
+  const int64_t n = v.numel();
+  switch (v.dtype) {
+    case DType::kFloat32:
+      std::fill(v.as<float>(), v.as<float>() + n,
+                std::numeric_limits<float>::quiet_NaN());
+      break;
+    case DType::kFloat64:
+      std::fill(v.as<double>(), v.as<double>() + n,
+                std::numeric_limits<double>::quiet_NaN());
+      break;
+    case DType::kBFloat16:
+    case DType::kFloat16: {
+      const float nan = std::numeric_limits<float>::quiet_NaN();
+      const uint16_t h = v.dtype == DType::kBFloat16 ? detail::f32_to_bf16(nan)
+                                                     : detail::f32_to_f16(nan);
+      std::fill(v.as<uint16_t>(), v.as<uint16_t>() + n, h);
+      break;
+    }
+    default:
+      break;
+  }
 }
 
 // Labels as int64 in row order, ignored rows as -1. A label that is neither
@@ -295,10 +385,16 @@ std::vector<T> read_soft_targets(const ClassSpec& cs, const Dims& d) {
   return q;
 }
 
+// T = float also runs half logits for cross_entropy rows (S = 1, no
+// soft-capping; run_class_half): cs.input is then the half view, read row by
+// row by the kernel (CeRowCall::xh), and grad_out may be half (CeRowCall::gh)
+// or float32.
 template <class T>
 double run_class_typed(const ClassSpec& cs, const Dims& d) {
   const LossOutputs& o = *cs.outputs;
   const int64_t rows = d.rows(), C = d.c, S = d.s;
+  const bool half_x = is_half(cs.input->dtype);
+  const bool half_g = o.grad_out.present() && is_half(o.grad_out.dtype);
   std::vector<T> q;
   std::vector<int64_t> y;
   if (d.soft) {
@@ -307,7 +403,7 @@ double run_class_typed(const ClassSpec& cs, const Dims& d) {
     y = cs.target->dtype == DType::kInt64 ? read_labels<T, int64_t>(cs, d)
                                           : read_labels<T, int32_t>(cs, d);
   }
-  const detail::Contiguous<T> x(*cs.input), w(*cs.weight),
+  const detail::Contiguous<T> x(half_x ? View{} : *cs.input), w(*cs.weight),
       go(o.grad_output_elementwise);
 
   double scale = 1.0;
@@ -320,7 +416,7 @@ double run_class_typed(const ClassSpec& cs, const Dims& d) {
     scale = den == 0.0 ? 0.0 : 1.0 / den;
   }
   T* out = o.out.present() ? o.out.as<T>() : nullptr;
-  T* grad = o.grad_out.present() ? o.grad_out.as<T>() : nullptr;
+  T* grad = o.grad_out.present() && !half_g ? o.grad_out.as<T>() : nullptr;
   const T gscale = T(o.grad_output * scale);
   const int64_t nb = (rows + detail::kRowBlock - 1) / detail::kRowBlock;
   std::vector<double> partials(static_cast<size_t>(nb), 0.0);
@@ -368,6 +464,16 @@ double run_class_typed(const ClassSpec& cs, const Dims& d) {
     }
     detail::CeRowCall<T> c{};
     c.x = xr;
+    std::optional<detail::Contiguous<uint16_t>> xh;
+    if constexpr (std::is_same_v<T, float>) {
+      if (half_x) {
+        xh.emplace(*cs.input);
+        c.xh = xh->get();
+        c.half_in = cs.input->dtype == DType::kBFloat16 ? detail::kHalfBf16
+                                                        : detail::kHalfF16;
+        c.gh = half_g ? o.grad_out.as<uint16_t>() : nullptr;
+      }
+    }
     c.y = d.soft ? nullptr : y.data();
     c.q = d.soft ? q.data() : nullptr;
     c.zl = T(cs.z_loss);
@@ -431,6 +537,77 @@ double run_class_typed(const ClassSpec& cs, const Dims& d) {
   return double(T(value));
 }
 
+// Half input (class indices only; class_dims rejects probability targets).
+// cross_entropy rows (S = 1, no soft-capping) stream: the kernel widens one
+// row at a time into float32 scratch and rounds the gradient back, so the
+// extra memory is one row per thread. Otherwise (nll_loss, (N, C, d1, ...)
+// input, logit_softcap) the float32 path runs on a widened copy of the input.
+// Either way: weights and upstream gradient widened, outputs rounded once.
+double run_class_half(const ClassSpec& cs, const Dims& d) {
+  const LossOutputs& o = *cs.outputs;
+  if (cs.softmax && d.s == 1 && cs.softcap == 0.0) {
+    const std::vector<float> w = widen_half_view(*cs.weight),
+                             go = widen_half_view(o.grad_output_elementwise);
+    const View wv =
+        w.empty() ? View{} : view<float>(w.data(), cs.weight->shape);
+    if (wv.present()) check_weights(cs.fn, "weight", wv);
+    HalfOut out;
+    out.bind(o.out);
+    LossOutputs fo;
+    fo.grad_output = o.grad_output;
+    if (!go.empty()) {
+      fo.grad_output_elementwise =
+          view<float>(go.data(), o.grad_output_elementwise.shape);
+    }
+    fo.out = out.f32;
+    fo.grad_out = o.grad_out;  // half or float32: written by the kernel
+    ClassSpec fs = cs;
+    fs.weight = &wv;
+    fs.outputs = &fo;
+    double value;
+    try {
+      value = run_class_typed<float>(fs, d);
+    } catch (const Error&) {
+      out.fill_nan();
+      throw;
+    }
+    out.finish();
+    return value;
+  }
+  const std::vector<float> x = widen_half_view(*cs.input),
+                           w = widen_half_view(*cs.weight),
+                           go = widen_half_view(o.grad_output_elementwise);
+  const View xv = view<float>(x.data(), cs.input->shape);
+  const View wv = w.empty() ? View{} : view<float>(w.data(), cs.weight->shape);
+  if (wv.present()) check_weights(cs.fn, "weight", wv);
+  HalfOut out, grad;
+  out.bind(o.out);
+  grad.bind(o.grad_out);
+  LossOutputs fo;
+  fo.grad_output = o.grad_output;
+  if (!go.empty()) {
+    fo.grad_output_elementwise =
+        view<float>(go.data(), o.grad_output_elementwise.shape);
+  }
+  fo.out = out.f32;
+  fo.grad_out = grad.f32;
+  ClassSpec fs = cs;
+  fs.input = &xv;
+  fs.weight = &wv;
+  fs.outputs = &fo;
+  double value;
+  try {
+    value = run_class_typed<float>(fs, d);
+  } catch (const Error&) {
+    out.fill_nan();
+    grad.fill_nan();
+    throw;
+  }
+  out.finish();
+  grad.finish();
+  return value;
+}
+
 double run_class_loss(const ClassSpec& cs) {
   if (!(cs.eps >= 0.0 && cs.eps <= 1.0)) {
     throw_value_error(std::string(cs.fn) +
@@ -443,6 +620,7 @@ double run_class_loss(const ClassSpec& cs) {
                       "disables it)");
   }
   const Dims d = class_dims(cs);
+  if (is_half(cs.input->dtype)) return run_class_half(cs, d);
   if (cs.input->dtype == DType::kFloat32) return run_class_typed<float>(cs, d);
   return run_class_typed<double>(cs, d);
 }
@@ -580,6 +758,67 @@ double run_kl_divergence_typed(const View& p, const View& q,
       for (int64_t k = 0; k < C; ++k) acc += double(terms[size_t(r * C + k)]);
       dst[r] = T(acc);
     }
+  }
+  return value;
+}
+
+// Half p and q: the elementwise kernel takes them directly (its half path is
+// the float32 kernel on widened blocks); the per-element terms land in a
+// float32 scratch and each row sum is rounded once into a half `out`. The
+// per-row upstream gradient is expanded in its own half dtype.
+double run_kl_divergence_half(const View& p, const View& q,
+                              const KlDivergenceOptions& o,
+                              const LossOutputs& out, int64_t rows, int64_t C) {
+  const int64_t n = q.numel();
+  std::vector<float> terms;
+  std::vector<uint16_t> gexp;
+  LossOutputs eo;
+  eo.grad_out = out.grad_out;
+  eo.hess_out = out.hess_out;
+  eo.grad_output = out.grad_output;
+  if (out.out.present()) {
+    terms.resize(size_t(n));
+    eo.out = mutable_view<float>(terms.data(), q.shape);
+  }
+  if (out.grad_output_elementwise.present()) {
+    const detail::Contiguous<uint16_t> go(out.grad_output_elementwise);
+    gexp.resize(size_t(n));
+    for (int64_t i = 0; i < n; ++i) gexp[size_t(i)] = go.get()[i / C];
+    eo.grad_output_elementwise = View{gexp.data(), q.dtype, q.shape, {}};
+  }
+  const View none_weight{};
+  detail::ElemSpec s{};
+  s.fn = "kl_divergence";
+  s.loss = detail::ElemLossId::kKlProb;
+  s.input = &q;
+  s.target = &p;
+  s.weight = &none_weight;
+  s.reduction = o.reduction;
+  s.nan_policy = NanPolicy::kPropagate;
+  s.outputs = &eo;
+  s.input_arg = "q";
+  s.target_arg = "p";
+  s.mean_count = rows;
+  HalfOut ho;
+  ho.bind(out.out);
+  double value;
+  try {
+    value = detail::run_elementwise_loss(s);
+  } catch (const Error&) {
+    ho.fill_nan();
+    if (out.out.present() && out.out.dtype == DType::kFloat32) {
+      fill_nan<float>(out.out);
+    }
+    throw;
+  }
+  if (out.out.present()) {
+    float* dst = ho.f32.as<float>();
+    for (int64_t r = 0; r < rows; ++r) {
+      double acc = 0.0;
+      for (int64_t k = 0; k < C; ++k) acc += double(terms[size_t(r * C + k)]);
+      dst[r] = float(acc);
+    }
+    ho.finish();
   }
   return value;
 }
@@ -832,7 +1071,7 @@ double kl_divergence(View p, View q, const KlDivergenceOptions& o,
                      const LossOutputs& out) {
   constexpr std::string_view fn = "kl_divergence";
   const std::string f(fn);
-  detail::require_float(fn, "q", q);
+  if (!is_half(q.dtype)) detail::require_float(fn, "q", q);
   detail::require_same_dtype(fn, "p", p, "q", q.dtype);
   detail::require_same_shape(fn, "p", p.shape, "q", q.shape);
   if (q.shape.ndim() == 0) {
@@ -856,7 +1095,8 @@ double kl_divergence(View p, View q, const KlDivergenceOptions& o,
                       "distribution, shape " +
                       row_shape.str() + ")");
   }
-  detail::check_output(fn, "out", out.out, row_shape, q.dtype);
+  detail::check_output(fn, "out", out.out, row_shape,
+                       out_dtype(out.out, q.dtype));
   if (out.grad_output_elementwise.present()) {
     if (o.reduction != Reduction::kNone) {
       throw_value_error(f +
@@ -869,6 +1109,7 @@ double kl_divergence(View p, View q, const KlDivergenceOptions& o,
     detail::require_same_shape(
         fn, "grad_output", out.grad_output_elementwise.shape, "out", row_shape);
   }
+  if (is_half(q.dtype)) return run_kl_divergence_half(p, q, o, out, rows, C);
   if (q.dtype == DType::kFloat32) {
     return run_kl_divergence_typed<float>(p, q, o, out, rows, C);
   }

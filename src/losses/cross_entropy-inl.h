@@ -28,10 +28,16 @@
 // -inf, gives NaN loss and gradient (the vector Exp maps NaN to 0, so such
 // rows are detected explicitly).
 //
+// The gradient may be written over the logits (CeRowCall::grad == x, as
+// linear_cross_entropy does with its one chunk buffer): every pass reads
+// z[k] before g[k] is written, and z[y] is read once, before pass 2.
+//
 // Two passes (max, then sum of exp) rather than an online max-and-sum: the
 // online form needs two exp per element (rescaling), the two-pass form one,
-// and the second read of the row comes from L1/L2. The gradient pass
-// recomputes exp(z - m) instead of storing it, so no scratch is needed.
+// and the second read of the row comes from L1/L2. The SIMD kernel stores
+// exp(z - m) into the gradient row in pass 2 and turns it into the gradient
+// in pass 3 (no scratch, one exp per logit); the scalar twin recomputes it,
+// which gives the same value.
 
 // ---------------------------------------------------------------------------
 #ifndef LOSSLAB_SRC_LOSSES_CROSS_ENTROPY_INL_H_SCALAR_
@@ -40,6 +46,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "src/losses/cross_entropy.h"
 #include "src/losses/elementwise.h"
@@ -54,12 +61,12 @@ T ce_soft_weight(const CeRowCall<T>& c, const T* q, int64_t k) {
   return c.w ? c.w[k] * qk : qk;
 }
 
+// Row r of the call, with its logits at z and its gradient (or null) at g:
+// the rows of c.x and c.grad, or a widened half row (ce_blocks).
 template <class T>
-T ce_row(const CeRowCall<T>& c, int64_t r) {
+T ce_row(const CeRowCall<T>& c, int64_t r, const T* z, T* g) {
   const int64_t C = c.classes;
-  const T* z = c.x + r * C;
   const T* q = c.q ? c.q + r * C : nullptr;
-  T* g = c.grad ? c.grad + r * C : nullptr;
   const int64_t y = q ? 0 : c.y[r];
   const T inf = std::numeric_limits<T>::infinity();
   if (y < 0) {  // ignored: no loss, no gradient
@@ -116,13 +123,14 @@ T ce_row(const CeRowCall<T>& c, int64_t r) {
   if (g) {
     const T scale = c.gout ? c.gout[r] : c.gscale;
     const T inv_s = T(1) / s;
+    const T zy = q ? T(0) : z[y];  // grad may alias x (in-place)
     for (int64_t k = 0; k < C; ++k) {
       const T p = std::exp(z[k] - m) * inv_s;
       const T b = q ? ce_soft_weight(c, q, k) : c.w ? eps_c * c.w[k] : eps_c;
       g[k] = (p * A - b) * scale;
     }
     if (!q) {
-      const T p = std::exp(z[y] - m) * inv_s;
+      const T p = std::exp(zy - m) * inv_s;
       const T b = (c.w ? eps_c * c.w[y] : eps_c) + oy;
       g[y] = (p * A - b) * scale;
     }
@@ -130,13 +138,57 @@ T ce_row(const CeRowCall<T>& c, int64_t r) {
   return l;
 }
 
-inline void ce_blocks(const auto& c, int64_t b0, int64_t b1, double* partials) {
+// Half logits (c.half_in): row r widened into the float32 row scratch zs
+// (exact), the gradient written over it and rounded into c.gh, or written to
+// c.grad (float32) directly.
+inline float* ce_half_row(const CeRowCall<float>& c, int64_t r, float* zs) {
+  const int64_t C = c.classes;
+  const uint16_t* h = c.xh + r * C;
+  if (c.half_in == kHalfBf16) {
+    for (int64_t k = 0; k < C; ++k) zs[k] = bf16_to_f32(h[k]);
+  } else {
+    for (int64_t k = 0; k < C; ++k) zs[k] = f16_to_f32(h[k]);
+  }
+  return c.grad ? c.grad + r * C : (c.gh ? zs : nullptr);
+}
+inline void ce_half_row_done(const CeRowCall<float>& c, int64_t r,
+                             const float* zs) {
+  if (!c.gh || c.grad) return;
+  const int64_t C = c.classes;
+  uint16_t* h = c.gh + r * C;
+  if (c.half_in == kHalfBf16) {
+    for (int64_t k = 0; k < C; ++k) h[k] = f32_to_bf16(zs[k]);
+  } else {
+    for (int64_t k = 0; k < C; ++k) h[k] = f32_to_f16(zs[k]);
+  }
+}
+
+template <class T>
+void ce_blocks(const CeRowCall<T>& c, int64_t b0, int64_t b1,
+               double* partials) {
+  std::vector<T> zs;
+  if constexpr (sizeof(T) == 4) {
+    if (c.half_in) zs.resize(size_t(c.classes));
+  }
   for (int64_t b = b0; b < b1; ++b) {
     const int64_t r0 = b * kRowBlock;
     const int64_t r1 = std::min(c.rows, r0 + kRowBlock);
     double acc = 0.0;
     for (int64_t r = r0; r < r1; ++r) {
-      const auto l = ce_row(c, r);
+      T l;
+      if constexpr (sizeof(T) == 4) {
+        if (c.half_in) {
+          float* g = ce_half_row(c, r, zs.data());
+          l = ce_row(c, r, zs.data(), g);
+          ce_half_row_done(c, r, zs.data());
+        } else {
+          l = ce_row(c, r, c.x + r * c.classes,
+                     c.grad ? c.grad + r * c.classes : nullptr);
+        }
+      } else {
+        l = ce_row(c, r, c.x + r * c.classes,
+                   c.grad ? c.grad + r * c.classes : nullptr);
+      }
       if (c.out) c.out[r] = l;
       acc += double(l);
     }
@@ -161,6 +213,7 @@ inline void ce_blocks(const auto& c, int64_t b0, int64_t b1, double* partials) {
 
 #include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
+#include "src/losses/elementwise-inl.h"  // LoadHalfAsF32, StoreF32AsHalf
 #include "src/losses/math-inl.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -168,39 +221,95 @@ namespace losslab::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
 // One row; the same operations as ref::ce_row, vectorized over classes.
-template <class D>
+// kHalf = 0: z holds T logits. kHalf = detail::kHalfBf16 / kHalfF16 (float32
+// only): z holds the row in that format, converted in registers (exact);
+// g is then a float32 row of scratch or the float32 gradient row, and when
+// gh is not null the gradient is rounded into gh (nearest even) instead of
+// being left in g. The arithmetic is the float32 path's, so the results are
+// bitwise those of the widened row.
+template <int kHalf = 0, class D>
 HWY_INLINE hn::TFromD<D> CeRow(D d, const detail::CeRowCall<hn::TFromD<D>>& c,
-                               int64_t r) {
+                               int64_t r, const void* zraw, hn::TFromD<D>* g,
+                               uint16_t* gh = nullptr) {
   using T = hn::TFromD<D>;
   using V = hn::Vec<D>;
   using M = hn::Mask<D>;
+  static_assert(kHalf == 0 || sizeof(T) == 4);
   constexpr int64_t kL = detail::kVirtualLanes;
   const int64_t N = int64_t(hn::Lanes(d));
   const size_t nv = size_t(kL / N);
   const int64_t C = c.classes;
-  const T* z = c.x + r * C;
   const T* q = c.q ? c.q + r * C : nullptr;
-  T* g = c.grad ? c.grad + r * C : nullptr;
   const int64_t y = q ? 0 : c.y[r];
   const T inf = std::numeric_limits<T>::infinity();
   const V zero = hn::Zero(d);
+  const T* z = static_cast<const T*>(zraw);
+  const uint16_t* zh = static_cast<const uint16_t*>(zraw);
+  // Logit k (scalar) and the vector of logits at k.
+  auto zat = [&](int64_t k) -> T {
+    if constexpr (kHalf == detail::kHalfBf16) {
+      return detail::bf16_to_f32(zh[k]);
+    } else if constexpr (kHalf == detail::kHalfF16) {
+      return detail::f16_to_f32(zh[k]);
+    } else {
+      return z[k];
+    }
+  };
+  auto zload = [&](int64_t k) HWY_ATTR -> V {
+    if constexpr (kHalf == 0) {
+      return hn::LoadU(d, z + k);
+    } else {
+      return LoadHalfAsF32<kHalf>(d, zh + k);
+    }
+  };
+  auto fill = [&](T v) {
+    if (gh) {
+      const uint16_t hv = kHalf == detail::kHalfBf16 ? detail::f32_to_bf16(v)
+                                                     : detail::f32_to_f16(v);
+      std::fill(gh, gh + C, hv);
+    } else if (g) {
+      std::fill(g, g + C, v);
+    }
+  };
   if (y < 0) {
-    if (g) std::memset(g, 0, size_t(C) * sizeof(T));
+    fill(T(0));
     return T(0);
   }
 
   // Pass 1: row max and NaN detection.
   T m;
-  const bool nan = RowMaxAndNaN(d, z, C, &m);
+  bool nan;
+  if constexpr (kHalf == 0) {
+    nan = RowMaxAndNaN(d, z, C, &m);
+  } else {
+    V vmax = hn::Set(d, -inf);
+    auto nanm = hn::FirstN(d, 0);
+    int64_t k = 0;
+    for (; k + N <= C; k += N) {
+      const V v = zload(k);
+      vmax = hn::Max(vmax, v);
+      nanm = hn::Or(nanm, hn::IsNaN(v));
+    }
+    m = hn::GetLane(hn::MaxOfLanes(d, vmax));
+    nan = !hn::AllFalse(d, nanm);
+    for (; k < C; ++k) {
+      const T v = zat(k);
+      m = v > m ? v : m;
+      nan = nan || v != v;
+    }
+  }
   if (nan || !(m < inf) || !(m > -inf)) {
-    const T qn = std::numeric_limits<T>::quiet_NaN();
-    if (g) std::fill(g, g + C, qn);
-    return qn;
+    fill(std::numeric_limits<T>::quiet_NaN());
+    return std::numeric_limits<T>::quiet_NaN();
   }
 
   // Pass 2: sum of exp(z - m) (and of w_c (m - z_c) for smoothing, or of
   // t_c (m - z_c) and t_c for probability targets) in 16 virtual lanes; the
-  // tail runs on a padded copy with the padding masked.
+  // tail runs on a padded copy with the padding masked. When the gradient is
+  // wanted, exp(z - m) is also stored into it, and pass 3 reads it back
+  // instead of evaluating exp again (one exp per logit instead of two; the
+  // row is in L1/L2). z_y is read first, since g may alias z.
+  const T zy = q ? T(0) : zat(y);
   const V vm = hn::Set(d, m);
   const bool smooth = c.eps > T(0);
   const T eps_c = c.eps / T(C);
@@ -212,11 +321,18 @@ HWY_INLINE hn::TFromD<D> CeRow(D d, const detail::CeRowCall<hn::TFromD<D>>& c,
   };
   V acc[kL], sacc[kL], tacc[kL];
   for (size_t j = 0; j < nv; ++j) acc[j] = sacc[j] = tacc[j] = zero;
-  auto add = [&](const T* zp, const T* wp, const T* qp, size_t j,
+  // z - m <= 0 (or -inf) here: the row holds no NaN or +inf, so exp needs
+  // only the clamp at Highway's lower bound (ExpNonPos without its NaN
+  // select); the values are ExpSafe's.
+  const V lo = hn::Set(d, T(sizeof(T) == 4 ? -104.0 : -1000.0));
+  auto exp_shifted = [&](V v) HWY_ATTR {
+    return hn::Exp(d, hn::Max(hn::Sub(v, vm), lo));
+  };
+  auto add = [&](V v, const T* wp, const T* qp, T* ep, size_t j,
                  M mask) HWY_ATTR {
-    const V v = hn::LoadU(d, zp);
-    acc[j] =
-        hn::Add(acc[j], hn::IfThenElseZero(mask, ExpSafe(d, hn::Sub(v, vm))));
+    const V e = exp_shifted(v);
+    if (ep) hn::StoreU(e, d, ep);
+    acc[j] = hn::Add(acc[j], hn::IfThenElseZero(mask, e));
     if (qp) {
       const V t = soft_weight(qp, wp);
       const M nz = hn::And(mask, hn::Ne(t, zero));
@@ -234,10 +350,11 @@ HWY_INLINE hn::TFromD<D> CeRow(D d, const detail::CeRowCall<hn::TFromD<D>>& c,
   for (; k + kL <= C; k += kL) {
     for (size_t j = 0; j < nv; ++j) {
       const int64_t o = k + int64_t(j) * N;
-      add(z + o, c.w ? c.w + o : nullptr, q ? q + o : nullptr, j, all);
+      add(zload(o), c.w ? c.w + o : nullptr, q ? q + o : nullptr,
+          g ? g + o : nullptr, j, all);
     }
   }
-  alignas(64) T zb[kL], wb[kL], qb[kL];
+  alignas(64) T zb[kL], wb[kL], qb[kL], eb[kL];
   const int64_t rem = C - k;
   if (rem > 0) {
     for (int64_t i = 0; i < kL; ++i) {
@@ -245,14 +362,16 @@ HWY_INLINE hn::TFromD<D> CeRow(D d, const detail::CeRowCall<hn::TFromD<D>>& c,
       wb[i] = T(0);
       qb[i] = T(0);
     }
-    std::memcpy(zb, z + k, size_t(rem) * sizeof(T));
+    for (int64_t i = 0; i < rem; ++i) zb[i] = zat(k + i);
     if (c.w) std::memcpy(wb, c.w + k, size_t(rem) * sizeof(T));
     if (q) std::memcpy(qb, q + k, size_t(rem) * sizeof(T));
     for (size_t j = 0; j < nv; ++j) {
       const int64_t off = int64_t(j) * N;
       const M mask = hn::FirstN(d, size_t(rem > off ? rem - off : 0));
-      add(zb + off, c.w ? wb + off : nullptr, q ? qb + off : nullptr, j, mask);
+      add(hn::LoadU(d, zb + off), c.w ? wb + off : nullptr,
+          q ? qb + off : nullptr, eb + off, j, mask);
     }
+    if (g) std::memcpy(g + k, eb, size_t(rem) * sizeof(T));
   }
   alignas(64) T lanes[kL];
   auto combine = [&](const V* a) HWY_ATTR {
@@ -269,7 +388,7 @@ HWY_INLINE hn::TFromD<D> CeRow(D d, const detail::CeRowCall<hn::TFromD<D>>& c,
     A = combine(tacc);
     l = combine(sacc) + A * ls;
   } else {
-    l = oy * ((m - z[y]) + ls);
+    l = oy * ((m - zy) + ls);
     if (smooth) {
       const T sm = combine(sacc) + c.wsum * ls;
       l = l + eps_c * sm;
@@ -283,41 +402,64 @@ HWY_INLINE hn::TFromD<D> CeRow(D d, const detail::CeRowCall<hn::TFromD<D>>& c,
   }
 
   // Pass 3: gradient p_k A - B_k (p_k T - t_k for probability targets), then
-  // the label's entry.
+  // the label's entry; g holds exp(z - m) from pass 2.
   if (g) {
     const T scale = c.gout ? c.gout[r] : c.gscale;
     const T inv_s = T(1) / s;
     const V vinv = hn::Set(d, inv_s), vA = hn::Set(d, A),
             vscale = hn::Set(d, scale);
-    auto grad = [&](const T* zp, const T* wp, const T* qp, T* gp) HWY_ATTR {
-      const V p = hn::Mul(ExpSafe(d, hn::Sub(hn::LoadU(d, zp), vm)), vinv);
+    auto gvec = [&](const T* ep, const T* wp, const T* qp) HWY_ATTR {
+      const V p = hn::Mul(hn::LoadU(d, ep), vinv);
       const V b = qp   ? soft_weight(qp, wp)
                   : wp ? hn::Mul(veps, hn::LoadU(d, wp))
                        : veps;
-      hn::StoreU(hn::Mul(hn::Sub(hn::Mul(p, vA), b), vscale), d, gp);
+      return hn::Mul(hn::Sub(hn::Mul(p, vA), b), vscale);
+    };
+    auto grad = [&](const T* ep, const T* wp, const T* qp, T* gp)
+                    HWY_ATTR { hn::StoreU(gvec(ep, wp, qp), d, gp); };
+    auto to_half = [&](T v) -> uint16_t {
+      return kHalf == detail::kHalfBf16 ? detail::f32_to_bf16(v)
+                                        : detail::f32_to_f16(v);
     };
     k = 0;
+    if constexpr (kHalf != 0) {
+      if (gh) {
+        for (; k + N <= C; k += N) {
+          StoreF32AsHalf<kHalf>(
+              d, gvec(g + k, c.w ? c.w + k : nullptr, q ? q + k : nullptr),
+              gh + k);
+        }
+      }
+    }
     for (; k + N <= C; k += N) {
-      grad(z + k, c.w ? c.w + k : nullptr, q ? q + k : nullptr, g + k);
+      grad(g + k, c.w ? c.w + k : nullptr, q ? q + k : nullptr, g + k);
     }
     if (k < C) {
       alignas(64) T gb[kL];
       const int64_t t = C - k;
       for (int64_t i = 0; i < N; ++i) {
-        zb[i] = m;
+        eb[i] = T(1);
         wb[i] = T(0);
         qb[i] = T(0);
       }
-      std::memcpy(zb, z + k, size_t(t) * sizeof(T));
+      std::memcpy(eb, g + k, size_t(t) * sizeof(T));
       if (c.w) std::memcpy(wb, c.w + k, size_t(t) * sizeof(T));
       if (q) std::memcpy(qb, q + k, size_t(t) * sizeof(T));
-      grad(zb, c.w ? wb : nullptr, q ? qb : nullptr, gb);
-      std::memcpy(g + k, gb, size_t(t) * sizeof(T));
+      grad(eb, c.w ? wb : nullptr, q ? qb : nullptr, gb);
+      if (gh) {
+        for (int64_t i = 0; i < t; ++i) gh[k + i] = to_half(gb[i]);
+      } else {
+        std::memcpy(g + k, gb, size_t(t) * sizeof(T));
+      }
     }
     if (!q) {
-      const T p = hn::GetLane(ExpSafe(d, hn::Set(d, z[y] - m))) * inv_s;
+      const T p = hn::GetLane(ExpSafe(d, hn::Set(d, zy - m))) * inv_s;
       const T b = (c.w ? eps_c * c.w[y] : eps_c) + oy;
-      g[y] = (p * A - b) * scale;
+      if (gh) {
+        gh[y] = to_half((p * A - b) * scale);
+      } else {
+        g[y] = (p * A - b) * scale;
+      }
     }
   }
   return l;
@@ -327,12 +469,36 @@ template <class T>
 HWY_NOINLINE void CeBlocks(const detail::CeRowCall<T>& c, int64_t b0,
                            int64_t b1, double* partials) {
   const hn::CappedTag<T, detail::kVirtualLanes> d;
+  const int64_t C = c.classes;
+  // Half logits: converted in registers (CeRow<kHalf>); one float32 row of
+  // scratch per call holds exp(z - m) between passes 2 and 3 when the
+  // gradient is rounded to the half format (or not wanted).
+  std::vector<T> zs;
+  if constexpr (sizeof(T) == 4) {
+    if (c.half_in) zs.resize(size_t(C));
+  }
   for (int64_t b = b0; b < b1; ++b) {
     const int64_t r0 = b * detail::kRowBlock;
     const int64_t r1 = HWY_MIN(c.rows, r0 + detail::kRowBlock);
     double acc = 0.0;
     for (int64_t r = r0; r < r1; ++r) {
-      const T l = CeRow(d, c, r);
+      T l;
+      if constexpr (sizeof(T) == 4) {
+        if (c.half_in) {
+          // Gradient: float32 row of c.grad, else the scratch row, rounded
+          // into c.gh; without a gradient pass 3 does not run.
+          float* g = c.grad ? c.grad + r * C : (c.gh ? zs.data() : nullptr);
+          uint16_t* gh = c.grad || !c.gh ? nullptr : c.gh + r * C;
+          const uint16_t* zr = c.xh + r * C;
+          l = c.half_in == detail::kHalfBf16
+                  ? CeRow<detail::kHalfBf16>(d, c, r, zr, g, gh)
+                  : CeRow<detail::kHalfF16>(d, c, r, zr, g, gh);
+        } else {
+          l = CeRow(d, c, r, c.x + r * C, c.grad ? c.grad + r * C : nullptr);
+        }
+      } else {
+        l = CeRow(d, c, r, c.x + r * C, c.grad ? c.grad + r * C : nullptr);
+      }
       if (c.out) c.out[r] = l;
       acc += double(l);
     }

@@ -25,12 +25,24 @@ struct CeRowCall {
   const T* w;        // (C,) class weights, or null
   const T* gout;     // per-row upstream gradient (reduction none), or null
   T* out;            // per-row (weighted) losses, or null
-  T* grad;           // (rows, C) gradient of the reduced loss, or null
+  T* grad;           // (rows, C) gradient of the reduced loss, or null; may
+                     // be x itself (written in place)
   int64_t rows, classes;
   T gscale;  // 1/sum(w[y]) or 1/count (mean), times grad_output
   T eps;     // label_smoothing in [0, 1]
   T wsum;    // sum of the class weights (C without weights)
   T zl;      // z-loss coefficient lambda >= 0 (0: no z-loss term at all)
+  // float16 / bfloat16 logits (float32 calls with class indices only):
+  // half_in = kHalfBf16 or kHalfF16 (elementwise.h), x is null and xh holds
+  // the (rows, C) logits. SIMD targets convert them in registers (exactly)
+  // and keep exp(z - m) in one float32 row of scratch per thread; the scalar
+  // twin widens each row into that scratch. Either way the arithmetic is the
+  // float32 row kernel's, so the results are bitwise those of float32 logits
+  // holding the widened values. The gradient goes to grad (float32) or, when
+  // grad is null, is rounded to nearest even into gh (the input's format).
+  const uint16_t* xh = nullptr;
+  uint16_t* gh = nullptr;
+  uint8_t half_in = 0;
 };
 
 // Runs row blocks [b0, b1) and writes partials[b]. Defined per SIMD target

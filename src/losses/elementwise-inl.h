@@ -111,31 +111,123 @@ HWY_BEFORE_NAMESPACE();
 namespace losslab::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-template <class D, class Fn, bool kGrad>
+// float16 / bfloat16 <-> float32 in registers: the vector forms of
+// detail::bf16_to_f32, f16_to_f32, f32_to_bf16 and f32_to_f16
+// (elementwise.h), with the same integer / IEEE operations, so they give the
+// same bits as the scalar conversions on every target. kHalf is
+// detail::kHalfBf16 or detail::kHalfF16.
+template <int kHalf, class D>
+HWY_INLINE hn::Vec<D> LoadHalfAsF32(D d, const uint16_t* HWY_RESTRICT p) {
+  const hn::RebindToUnsigned<D> du;
+  const hn::Rebind<uint16_t, D> d16;
+  const auto w = hn::ShiftLeft<16>(hn::PromoteTo(du, hn::LoadU(d16, p)));
+  if constexpr (kHalf == detail::kHalfBf16) {
+    return hn::BitCast(d, w);
+  } else {
+    const auto sign = hn::And(w, hn::Set(du, 0x80000000u));
+    const auto two_w = hn::Add(w, w);
+    const auto normalized =
+        hn::Mul(hn::BitCast(d, hn::Add(hn::ShiftRight<4>(two_w),
+                                       hn::Set(du, uint32_t(0xE0u) << 23))),
+                hn::Set(d, 0x1.0p-112f));
+    const auto denormalized =
+        hn::Sub(hn::BitCast(d, hn::Or(hn::ShiftRight<17>(two_w),
+                                      hn::Set(du, uint32_t(126u) << 23))),
+                hn::Set(d, 0.5f));
+    // two_w < 2^27 (unsigned): the top 5 bits are 0.
+    const auto sub = hn::Eq(hn::ShiftRight<27>(two_w), hn::Zero(du));
+    const auto r = hn::IfThenElse(sub, hn::BitCast(du, denormalized),
+                                  hn::BitCast(du, normalized));
+    return hn::BitCast(d, hn::Or(sign, r));
+  }
+}
+
+template <int kHalf, class D>
+HWY_INLINE void StoreF32AsHalf(D d, hn::Vec<D> v, uint16_t* HWY_RESTRICT p) {
+  const hn::RebindToUnsigned<D> du;
+  const hn::RebindToSigned<D> di;
+  const hn::Rebind<uint16_t, D> d16;
+  const auto u = hn::BitCast(du, v);
+  const auto nan = hn::RebindMask(du, hn::IsNaN(v));
+  hn::Vec<decltype(du)> r;
+  if constexpr (kHalf == detail::kHalfBf16) {
+    const auto lsb = hn::And(hn::ShiftRight<16>(u), hn::Set(du, 1u));
+    r = hn::ShiftRight<16>(hn::Add(hn::Add(u, hn::Set(du, 0x7FFFu)), lsb));
+    r = hn::IfThenElse(nan, hn::Or(hn::ShiftRight<16>(u), hn::Set(du, 0x40u)),
+                       r);
+  } else {
+    auto base = hn::Mul(hn::Mul(hn::Abs(v), hn::Set(d, 0x1.0p+112f)),
+                        hn::Set(d, 0x1.0p-110f));
+    const auto shl1_w = hn::Add(u, u);
+    const auto sign = hn::And(u, hn::Set(du, 0x80000000u));
+    const auto bias = hn::Max(hn::And(shl1_w, hn::Set(du, 0xFF000000u)),
+                              hn::Set(du, 0x71000000u));
+    base = hn::Add(hn::BitCast(d, hn::Add(hn::ShiftRight<1>(bias),
+                                          hn::Set(du, 0x07800000u))),
+                   base);
+    const auto bits = hn::BitCast(du, base);
+    const auto exp_bits =
+        hn::And(hn::ShiftRight<13>(bits), hn::Set(du, 0x00007C00u));
+    const auto mantissa_bits = hn::And(bits, hn::Set(du, 0x00000FFFu));
+    const auto nonsign = hn::Add(exp_bits, mantissa_bits);
+    r = hn::Or(hn::ShiftRight<16>(sign),
+               hn::IfThenElse(nan, hn::Set(du, 0x7E00u), nonsign));
+  }
+  // Every lane is below 2^16: the saturating demotion is exact.
+  hn::StoreU(hn::DemoteTo(d16, hn::BitCast(di, r)), d16, p);
+}
+
+// kHalf: 0 for T storage, else detail::kHalfBf16 / kHalfF16 storage of x, y,
+// w, gout (and of the outputs marked in c.half_out), converted in registers:
+// the loss math is the float32 path's, operation for operation, so a half
+// call gives bitwise the float32 result on the widened values.
+template <class D, class Fn, bool kGrad, int kHalf>
 HWY_NOINLINE uint32_t RunElementwise(D d, const Fn& fn,
                                      const detail::ElemCall<hn::TFromD<D>>& c,
                                      int64_t b0, int64_t b1, double* partials) {
   using T = hn::TFromD<D>;
   using V = hn::Vec<D>;
   using M = hn::Mask<D>;
+  static_assert(kHalf == 0 || sizeof(T) == 4);
   constexpr int64_t kL = detail::kVirtualLanes;
   const size_t N = hn::Lanes(d);
   const size_t nv = kL / N;
   const bool want_h = c.hess != nullptr;
   const bool check_x = (c.opts & detail::kOptCheckInput) != 0;
+  const bool half_o = kHalf != 0 && (c.half_out & detail::kHalfOutOut);
+  const bool half_g = kHalf != 0 && (c.half_out & detail::kHalfOutGrad);
+  const bool half_h = kHalf != 0 && (c.half_out & detail::kHalfOutHess);
   const V zero = hn::Zero(d);
   const V vmax = hn::Set(d, hwy::HighestValue<T>());
   const V gscale = hn::Set(d, c.gscale);
   M bad_y = hn::FirstN(d, 0), bad_w = bad_y, bad_x = bad_y, bad_dom = bad_y,
     bad_ty = bad_y;
 
+  // Element j of an input array in its storage format.
+  auto load = [&](const T* p, size_t j) HWY_ATTR -> V {
+    if constexpr (kHalf == 0) {
+      return hn::LoadU(d, p + j);
+    } else {
+      return LoadHalfAsF32<kHalf>(d, reinterpret_cast<const uint16_t*>(p) + j);
+    }
+  };
+  auto store = [&](V v, T* p, size_t j, bool half) HWY_ATTR {
+    if constexpr (kHalf != 0) {
+      if (half) {
+        StoreF32AsHalf<kHalf>(d, v, reinterpret_cast<uint16_t*>(p) + j);
+        return;
+      }
+    }
+    hn::StoreU(v, d, p + j);
+  };
+
   // One vector of elements at offset j of the given arrays; returns the
   // (weighted) loss for the accumulator. `ap` points at this vector's
   // per-element parameters (losses with kHasAux only).
   auto step = [&](size_t j, const T* xp, const T* yp, const T* wp, const T* gop,
                   T* op, T* gp, T* hp, const T* ap) HWY_ATTR {
-    const V x = hn::LoadU(d, xp + j);
-    const V y = hn::LoadU(d, yp + j);
+    const V x = load(xp, j);
+    const V y = load(yp, j);
     V l, g = zero, h = zero;
     if constexpr (detail::has_aux<Fn>()) {
       fn(d, x, y, hn::LoadU(d, ap), l, g, h, want_h);
@@ -154,24 +246,35 @@ HWY_NOINLINE uint32_t RunElementwise(D d, const Fn& fn,
     if (check_x) bad_x = hn::Or(bad_x, hn::Not(hn::IsFinite(x)));
     if constexpr (Fn::kHasDomain) bad_dom = hn::Or(bad_dom, fn.DomainBad(d, x));
     if (wp) {
-      const V w = hn::LoadU(d, wp + j);
+      const V w = load(wp, j);
       bad_w = hn::Or(bad_w, hn::Not(hn::And(hn::Ge(w, zero), hn::Le(w, vmax))));
       l = hn::Mul(l, w);
       if constexpr (kGrad) g = hn::Mul(g, w);
       if (want_h) h = hn::Mul(h, w);
     }
-    if (op) hn::StoreU(l, d, op + j);
+    if (op) store(l, op, j, half_o);
     if constexpr (kGrad) {
       g = hn::Mul(g, gscale);
-      if (gop) g = hn::Mul(g, hn::LoadU(d, gop + j));
-      hn::StoreU(g, d, gp + j);
+      if (gop) g = hn::Mul(g, load(gop, j));
+      store(g, gp, j, half_g);
     }
     if (want_h) {
       h = hn::Mul(h, gscale);
-      if (gop) h = hn::Mul(h, hn::LoadU(d, gop + j));
-      hn::StoreU(h, d, hp + j);
+      if (gop) h = hn::Mul(h, load(gop, j));
+      store(h, hp, j, half_h);
     }
     return l;
+  };
+
+  // Bytes of element storage: inputs, and each output.
+  constexpr size_t kIn = kHalf != 0 ? 2 : sizeof(T);
+  const size_t so = half_o ? 2 : sizeof(T), sg = half_g ? 2 : sizeof(T),
+               sh = half_h ? 2 : sizeof(T);
+  auto at = [](const void* p, int64_t i, size_t size) {
+    return static_cast<const char*>(p) + i * int64_t(size);
+  };
+  auto at_mut = [](void* p, int64_t i, size_t size) {
+    return static_cast<char*>(p) + i * int64_t(size);
   };
 
   for (int64_t b = b0; b < b1; ++b) {
@@ -192,24 +295,34 @@ HWY_NOINLINE uint32_t RunElementwise(D d, const Fn& fn,
       }
     }
     if (i < i1) {
-      // Tail: run the same vectors on padded copies, mask the padding out of
-      // the sums and copy back only the real elements. Padding (x = y = w =
-      // 1) is valid for every loss, so it never raises a flag.
+      // Tail: run the same vectors on padded copies (in the storage format),
+      // mask the padding out of the sums and copy back only the real
+      // elements. Padding (x = y = w = 1) is valid for every loss, so it
+      // never raises a flag.
       const size_t r = size_t(i1 - i);
       alignas(64) T xb[kL], yb[kL], wb[kL], gob[kL], ob[kL], gb[kL], hb[kL],
           ab[kL];
-      for (int64_t k = 0; k < kL; ++k) {
-        xb[k] = yb[k] = wb[k] = gob[k] = ab[k] = T(1);
+      if constexpr (kHalf == 0) {
+        for (int64_t k = 0; k < kL; ++k) {
+          xb[k] = yb[k] = wb[k] = gob[k] = ab[k] = T(1);
+        }
+      } else {
+        const uint16_t one = kHalf == detail::kHalfBf16 ? 0x3F80u : 0x3C00u;
+        for (T* buf : {xb, yb, wb, gob}) {
+          uint16_t* hb16 = reinterpret_cast<uint16_t*>(buf);
+          for (int64_t k = 0; k < kL; ++k) hb16[k] = one;
+        }
+        for (int64_t k = 0; k < kL; ++k) ab[k] = T(1);
       }
       if constexpr (detail::has_aux<Fn>()) {
         for (size_t k = 0; k < r; ++k) {
           ab[k] = c.aux[(i + int64_t(k)) % c.aux_period];
         }
       }
-      std::memcpy(xb, c.x + i, r * sizeof(T));
-      std::memcpy(yb, c.y + i, r * sizeof(T));
-      if (c.w) std::memcpy(wb, c.w + i, r * sizeof(T));
-      if (c.gout) std::memcpy(gob, c.gout + i, r * sizeof(T));
+      std::memcpy(xb, at(c.x, i, kIn), r * kIn);
+      std::memcpy(yb, at(c.y, i, kIn), r * kIn);
+      if (c.w) std::memcpy(wb, at(c.w, i, kIn), r * kIn);
+      if (c.gout) std::memcpy(gob, at(c.gout, i, kIn), r * kIn);
       for (size_t k = 0; k < nv; ++k) {
         const size_t off = k * N;
         const M m = hn::FirstN(d, r > off ? r - off : 0);
@@ -218,9 +331,9 @@ HWY_NOINLINE uint32_t RunElementwise(D d, const Fn& fn,
                          kGrad ? gb : nullptr, c.hess ? hb : nullptr, ab + off);
         acc[k] = hn::Add(acc[k], hn::IfThenElseZero(m, l));
       }
-      if (c.out) std::memcpy(c.out + i, ob, r * sizeof(T));
-      if (kGrad) std::memcpy(c.grad + i, gb, r * sizeof(T));
-      if (c.hess) std::memcpy(c.hess + i, hb, r * sizeof(T));
+      if (c.out) std::memcpy(at_mut(c.out, i, so), ob, r * so);
+      if (kGrad) std::memcpy(at_mut(c.grad, i, sg), gb, r * sg);
+      if (c.hess) std::memcpy(at_mut(c.hess, i, sh), hb, r * sh);
     }
     alignas(64) T lanes[kL];
     for (size_t k = 0; k < nv; ++k) hn::Store(acc[k], d, lanes + k * N);
@@ -239,8 +352,22 @@ template <class D, class Fn>
 HWY_INLINE uint32_t RunElementwise(D d, const Fn& fn,
                                    const detail::ElemCall<hn::TFromD<D>>& c,
                                    int64_t b0, int64_t b1, double* partials) {
-  return c.grad ? RunElementwise<D, Fn, true>(d, fn, c, b0, b1, partials)
-                : RunElementwise<D, Fn, false>(d, fn, c, b0, b1, partials);
+  if constexpr (sizeof(hn::TFromD<D>) == 4) {
+    if (c.half_in == detail::kHalfBf16) {
+      return c.grad ? RunElementwise<D, Fn, true, detail::kHalfBf16>(
+                          d, fn, c, b0, b1, partials)
+                    : RunElementwise<D, Fn, false, detail::kHalfBf16>(
+                          d, fn, c, b0, b1, partials);
+    }
+    if (c.half_in == detail::kHalfF16) {
+      return c.grad ? RunElementwise<D, Fn, true, detail::kHalfF16>(
+                          d, fn, c, b0, b1, partials)
+                    : RunElementwise<D, Fn, false, detail::kHalfF16>(
+                          d, fn, c, b0, b1, partials);
+    }
+  }
+  return c.grad ? RunElementwise<D, Fn, true, 0>(d, fn, c, b0, b1, partials)
+                : RunElementwise<D, Fn, false, 0>(d, fn, c, b0, b1, partials);
 }
 
 }  // namespace losslab::HWY_NAMESPACE

@@ -111,7 +111,21 @@ struct ElemCall {
   // a vector starting at any phase reads its lanes with one unaligned load.
   const T* aux = nullptr;
   int64_t aux_period = 0;
+  // float16 / bfloat16 storage, read and written by the SIMD drivers only
+  // (float32 calls; the scalar reference widens blocks instead, see
+  // elementwise_op.cc): half_in = kHalfBf16 or kHalfF16 means x, y, w and
+  // gout point at uint16_t values of that format, converted in registers;
+  // bits kHalfOut* of half_out mark out / grad / hess as uint16_t outputs of
+  // the same format (rounded to nearest even), the others being float32.
+  uint8_t half_in = 0;
+  uint8_t half_out = 0;
 };
+
+inline constexpr uint8_t kHalfBf16 = 1;
+inline constexpr uint8_t kHalfF16 = 2;
+inline constexpr uint8_t kHalfOutOut = 1;
+inline constexpr uint8_t kHalfOutGrad = 2;
+inline constexpr uint8_t kHalfOutHess = 4;
 
 // Sum of the 16 virtual lanes by a fixed tree, widened to double.
 template <class T>
@@ -200,6 +214,11 @@ inline uint16_t f32_to_f16(float f) {
 // as the scalar path; integer/IEEE-exact, so every target gives the same bits.
 void half_widen(bool bf16, const uint16_t* src, float* dst, int64_t n);
 void half_narrow(bool bf16, const float* src, uint16_t* dst, int64_t n);
+
+// log1p(e) for e in [0, 1] through the kernels' own Log1pUnit (math-inl.h)
+// on the current SIMD target, or log1p_unit under the scalar reference: for
+// the accuracy tests of that polynomial (out[i] = log1p(e[i])).
+void log1p_unit_f32(const float* e, float* out, int64_t n);
 
 // Runs blocks [b0, b1) of `call`; writes partials[b] and returns flags.
 // Defined per SIMD target (elementwise_kernels.cc) and as the scalar twin.

@@ -91,6 +91,20 @@ void HalfNarrowF16(const float* HWY_RESTRICT src, uint16_t* HWY_RESTRICT dst,
   for (int64_t i = 0; i < n; ++i) dst[i] = detail::f32_to_f16(src[i]);
 }
 
+void Log1pUnitF32(const float* HWY_RESTRICT e, float* HWY_RESTRICT out,
+                  int64_t n) {
+  const hn::CappedTag<float, detail::kVirtualLanes> d;
+  const int64_t N = int64_t(hn::Lanes(d));
+  int64_t i = 0;
+  for (; i + N <= n; i += N) {
+    hn::StoreU(Log1pUnit(d, hn::LoadU(d, e + i)), d, out + i);
+  }
+  for (; i < n; ++i) {
+    const hn::CappedTag<float, 1> d1;
+    hn::StoreU(Log1pUnit(d1, hn::LoadU(d1, e + i)), d1, out + i);
+  }
+}
+
 }  // namespace losslab::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -105,6 +119,15 @@ HWY_EXPORT(HalfWidenBf16);
 HWY_EXPORT(HalfWidenF16);
 HWY_EXPORT(HalfNarrowBf16);
 HWY_EXPORT(HalfNarrowF16);
+HWY_EXPORT(Log1pUnitF32);
+
+void log1p_unit_f32(const float* e, float* out, int64_t n) {
+  if (use_scalar_reference()) {
+    for (int64_t i = 0; i < n; ++i) out[i] = log1p_unit(e[i]);
+  } else {
+    HWY_DYNAMIC_DISPATCH(Log1pUnitF32)(e, out, n);
+  }
+}
 
 void half_widen(bool bf16, const uint16_t* src, float* dst, int64_t n) {
   if (use_scalar_reference()) {

@@ -6,6 +6,7 @@
 #include <limits>
 #include <string>
 
+#include "losslab/core/dispatch.h"
 #include "losslab/core/error.h"
 #include "losslab/core/parallel.h"
 #include "src/core/checks.h"
@@ -271,12 +272,14 @@ double run_typed(const ElemSpec& s) {
 }
 
 // ---------------------------------------------------------------------------
-// float16 / bfloat16 inputs. Each block of kBlock elements is widened into
-// float32 scratch (exact), run through the float32 kernel (SIMD or scalar
-// twin) as a one-block call, and its outputs are rounded back to the output
-// dtype (nearest even) or written as float32 directly. The block layout is
-// the float32 one, so the value and the gradients are the float32 results on
-// the widened inputs, bitwise, for any thread count.
+// float16 / bfloat16 inputs. On SIMD targets the driver reads the half arrays
+// and converts in registers (elementwise-inl.h, RunElementwise with kHalf);
+// under the scalar reference each block of kBlock elements is widened into
+// float32 scratch (exact), run through the scalar twin as a one-block call,
+// and its outputs are rounded back to the output dtype (nearest even) or
+// written as float32 directly. The conversions are the same bits either way.
+// The block layout is the float32 one, so the value and the gradients are the
+// float32 results on the widened inputs, bitwise, for any thread count.
 
 template <bool kBf16>
 inline float half_to_f32(uint16_t h) {
@@ -465,45 +468,67 @@ double run_half(const ElemSpec& s) {
 
   std::vector<double> partials(static_cast<size_t>(nb), 0.0);
   std::atomic<uint32_t> flags{0};
-  parallel_for(nb, kMinBlocksPerThread, [&](int64_t b0, int64_t b1) {
-    // Scratch for one block: x, y, w, gout, out, grad, hess. The buffers
-    // are staggered by 48 floats (192 bytes): at a plain 8 KiB stride every
-    // x[j], y[j], grad[j] share their low 12 address bits, and the loads
-    // stall on the stores (4K aliasing; it made bf16 2.4x slower than f32).
-    constexpr int64_t kStride = kBlock + 48;
-    std::vector<float> buf(static_cast<size_t>(7 * kStride));
-    float* xb = buf.data();
-    float* yb = xb + kStride;
-    float* wb = yb + kStride;
-    float* gob = wb + kStride;
-    float* ob = gob + kStride;
-    float* gb = ob + kStride;
-    float* hb = gb + kStride;
-    uint32_t f = 0;
-    for (int64_t b = b0; b < b1; ++b) {
-      const int64_t i0 = b * kBlock;
-      const int64_t m = std::min(kBlock, n - i0);
-      widen_half<kBf16>(x.get() + i0, xb, m);
-      widen_half<kBf16>(y.get() + i0, yb, m);
-      if (w.get()) widen_half<kBf16>(w.get() + i0, wb, m);
-      if (go.get()) widen_half<kBf16>(go.get() + i0, gob, m);
-      ElemCall<float> c = base;
-      c.x = xb;
-      c.y = yb;
-      c.w = w.get() ? wb : nullptr;
-      c.gout = go.get() ? gob : nullptr;
-      c.out = out.f32 ? out.f32 + i0 : (out.h ? ob : nullptr);
-      c.grad = grad.f32 ? grad.f32 + i0 : (grad.h ? gb : nullptr);
-      c.hess = hess.f32 ? hess.f32 + i0 : (hess.h ? hb : nullptr);
-      c.n = m;
-      if (period > 0) c.aux = aux.data() + i0 % period;
-      f |= elementwise_blocks_f32(c, 0, 1, partials.data() + b);
-      if (out.h) narrow_half<kBf16>(ob, out.h + i0, m);
-      if (grad.h) narrow_half<kBf16>(gb, grad.h + i0, m);
-      if (hess.h) narrow_half<kBf16>(hb, hess.h + i0, m);
-    }
-    flags.fetch_or(f);
-  });
+  if (!use_scalar_reference()) {
+    // SIMD targets: the driver converts in registers (RunElementwise with
+    // kHalf): each element is read and written once, in its own format.
+    ElemCall<float> c = base;
+    c.x = reinterpret_cast<const float*>(x.get());
+    c.y = reinterpret_cast<const float*>(y.get());
+    c.w = reinterpret_cast<const float*>(w.get());
+    c.gout = reinterpret_cast<const float*>(go.get());
+    c.out = out.f32 ? out.f32 : reinterpret_cast<float*>(out.h);
+    c.grad = grad.f32 ? grad.f32 : reinterpret_cast<float*>(grad.h);
+    c.hess = hess.f32 ? hess.f32 : reinterpret_cast<float*>(hess.h);
+    c.half_in = kBf16 ? kHalfBf16 : kHalfF16;
+    c.half_out =
+        uint8_t((out.h ? kHalfOutOut : 0) | (grad.h ? kHalfOutGrad : 0) |
+                (hess.h ? kHalfOutHess : 0));
+    c.n = n;
+    if (period > 0) c.aux = aux.data();  // absolute phase: i % period
+    parallel_for(nb, kMinBlocksPerThread, [&](int64_t b0, int64_t b1) {
+      flags.fetch_or(elementwise_blocks_f32(c, b0, b1, partials.data()));
+    });
+  } else {
+    parallel_for(nb, kMinBlocksPerThread, [&](int64_t b0, int64_t b1) {
+      // Scratch for one block: x, y, w, gout, out, grad, hess. The buffers
+      // are staggered by 48 floats (192 bytes): at a plain 8 KiB stride every
+      // x[j], y[j], grad[j] share their low 12 address bits, and the loads
+      // stall on the stores (4K aliasing; it made bf16 2.4x slower than f32).
+      constexpr int64_t kStride = kBlock + 48;
+      std::vector<float> buf(static_cast<size_t>(7 * kStride));
+      float* xb = buf.data();
+      float* yb = xb + kStride;
+      float* wb = yb + kStride;
+      float* gob = wb + kStride;
+      float* ob = gob + kStride;
+      float* gb = ob + kStride;
+      float* hb = gb + kStride;
+      uint32_t f = 0;
+      for (int64_t b = b0; b < b1; ++b) {
+        const int64_t i0 = b * kBlock;
+        const int64_t m = std::min(kBlock, n - i0);
+        widen_half<kBf16>(x.get() + i0, xb, m);
+        widen_half<kBf16>(y.get() + i0, yb, m);
+        if (w.get()) widen_half<kBf16>(w.get() + i0, wb, m);
+        if (go.get()) widen_half<kBf16>(go.get() + i0, gob, m);
+        ElemCall<float> c = base;
+        c.x = xb;
+        c.y = yb;
+        c.w = w.get() ? wb : nullptr;
+        c.gout = go.get() ? gob : nullptr;
+        c.out = out.f32 ? out.f32 + i0 : (out.h ? ob : nullptr);
+        c.grad = grad.f32 ? grad.f32 + i0 : (grad.h ? gb : nullptr);
+        c.hess = hess.f32 ? hess.f32 + i0 : (hess.h ? hb : nullptr);
+        c.n = m;
+        if (period > 0) c.aux = aux.data() + i0 % period;
+        f |= elementwise_blocks_f32(c, 0, 1, partials.data() + b);
+        if (out.h) narrow_half<kBf16>(ob, out.h + i0, m);
+        if (grad.h) narrow_half<kBf16>(gb, grad.h + i0, m);
+        if (hess.h) narrow_half<kBf16>(hb, hess.h + i0, m);
+      }
+      flags.fetch_or(f);
+    });
+  }
   if (flags.load()) {
     // Bad data: the widened float32 path finds the first offender, poisons
     // every output and throws the same message as for float32 input.

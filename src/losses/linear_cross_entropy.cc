@@ -18,11 +18,19 @@ namespace losslab {
 namespace {
 
 constexpr const char* kFn = "linear_cross_entropy";
-// Two chunk buffers (logits and their gradient) of about this many bytes.
-constexpr int64_t kChunkBytes = int64_t(32) << 20;
-// Fixed GEMM blocks: vocabulary rows and hidden columns per task.
+// One chunk buffer (the logits, overwritten in place by their gradient) of
+// at most this many bytes, and at most 10% of the full (T, V) logits. Larger
+// chunks mean fewer passes over weight and grad_weight: with T = 4096,
+// V = 128000 the old two 32 MiB buffers held 32 tokens, so W was read and
+// grad_weight read and written 128 times (about 130 GB of memory traffic);
+// 128 MiB in one buffer holds 262 tokens (16 passes).
+constexpr int64_t kChunkBytes = int64_t(128) << 20;
+// Fixed GEMM blocks: vocabulary rows and hidden columns per task. Each
+// grad_hidden task packs the whole chunk gradient G (tokens x V) again, so
+// its blocks are wide: 256 columns (4 tasks at H = 1024) packs G half as
+// often as 128 did.
 constexpr int64_t kVocabBlock = 512;
-constexpr int64_t kHiddenBlock = 128;
+constexpr int64_t kHiddenBlock = 256;
 
 // Runs fn(begin, end) over [0, n) cut into fixed blocks of `block`.
 template <class Fn>
@@ -124,14 +132,17 @@ double run(const View& hidden, const View& weight, const View& target,
 
   int64_t tc = o.chunk_tokens;
   if (tc <= 0) {
-    const int64_t row_bytes = 2 * V * int64_t(sizeof(T));
+    const int64_t row_bytes = V * int64_t(sizeof(T));
     tc = std::max<int64_t>(1, kChunkBytes / row_bytes);
-    // The two buffers never take more than 10% of what the full logits would.
-    tc = std::min(tc, std::max<int64_t>(1, T_ / 20));
+    // The buffer never takes more than 10% of what the full logits would.
+    tc = std::min(tc, std::max<int64_t>(1, T_ / 10));
   }
   tc = std::min(tc, T_);
+  // The cross-entropy row kernel writes the gradient over the logits
+  // (cross_entropy.h: CeRowCall::grad may alias x), so one buffer serves as
+  // both: the chunk's logits, then G.
   std::vector<T> logits(size_t(tc * V));
-  std::vector<T> grad(want_g ? size_t(tc * V) : 0);
+  T* const grad = logits.data();
   openblas_set_num_threads(1);
 
   const Reduction chunk_reduction =
@@ -152,7 +163,7 @@ double run(const View& hidden, const View& weight, const View& target,
       }
     }
     LossOutputs co;
-    if (want_g) co.grad_out = mutable_view<T>(grad.data(), {n, V});
+    if (want_g) co.grad_out = mutable_view<T>(grad, {n, V});
     if (o.reduction == Reduction::kNone) {
       co.out = mutable_view<T>(out.out.as<T>() + t0, {n});
       if (out.grad_output_elementwise.present()) {
@@ -175,21 +186,21 @@ double run(const View& hidden, const View& weight, const View& target,
     // grad_hidden[:, k0:k1] = G @ weight[:, k0:k1] (the sum over V is whole)
     if (gh) {
       for_blocks(H, kHiddenBlock, [&](int64_t k0, int64_t k1) {
-        gemm(false, false, n, k1 - k0, V, grad.data(), V, w.get() + k0, H, T(0),
+        gemm(false, false, n, k1 - k0, V, grad, V, w.get() + k0, H, T(0),
              gh + t0 * H + k0, H);
       });
     }
     // grad_weight[v0:v1] += G[:, v0:v1]^T @ hc, chunks added in token order
     if (gw) {
       for_blocks(V, kVocabBlock, [&](int64_t v0, int64_t v1) {
-        gemm(true, false, v1 - v0, H, n, grad.data() + v0, V, hc, H,
+        gemm(true, false, v1 - v0, H, n, grad + v0, V, hc, H,
              t0 == 0 ? T(0) : T(1), gw + v0 * H, H);
       });
     }
     if (gb) {
       if (t0 == 0) std::fill(gb, gb + V, T(0));
       for (int64_t r = 0; r < n; ++r) {
-        const T* row = grad.data() + r * V;
+        const T* row = grad + r * V;
         for (int64_t c = 0; c < V; ++c) gb[c] += row[c];
       }
     }
