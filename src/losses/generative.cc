@@ -1,6 +1,6 @@
 // Generative losses, op layer: validation, the reduction scale, and calls of
-// the elementwise kernels (generative_kernels.cc) or of the public
-// elementwise losses (mse_loss, binary_cross_entropy[_with_logits]) for the
+// the elementwise kernels (generative_kernels.cc) or of the elementwise
+// driver of mse_loss / binary_cross_entropy[_with_logits] for the
 // reconstruction term. Per-sample sums (reduction 'none') add the per-element
 // values of a row in order, in double, so they do not depend on threads.
 #include "losslab/losses/generative.h"
@@ -14,9 +14,8 @@
 
 #include "losslab/core/error.h"
 #include "losslab/core/parallel.h"
-#include "losslab/losses/classification.h"
-#include "losslab/losses/regression.h"
 #include "src/core/checks.h"
+#include "src/losses/elementwise_op.h"
 #include "src/losses/generative.h"
 
 namespace losslab {
@@ -249,18 +248,34 @@ double recon_typed(std::string_view fn, const View& recon, const View& x,
                    T* out_ps, const MutableView& grad,
                    std::vector<double>* per_sample) {
   const int64_t N = recon.shape[0], n = recon.numel(), F = n / N;
+  // The elementwise driver of mse_loss / binary_cross_entropy[_with_logits],
+  // called with this function's name and argument names, so that a bad x
+  // reads "vae_loss: x contains nan ..." and not the inner loss's message.
+  const View no_weight{};
   auto call = [&](Reduction rr, const LossOutputs& o) {
+    detail::ElemSpec s{};
+    s.fn = fn;
     switch (kind) {
       case ReconKind::kMse:
-        return mse_loss(recon, x, {.reduction = rr}, o);
+        s.loss = detail::ElemLossId::kMse;
+        break;
       case ReconKind::kBce:
-        return binary_cross_entropy(recon, x, {.reduction = rr}, o);
+        s.loss = detail::ElemLossId::kBce;
+        break;
       case ReconKind::kBceWithLogits:
+        s.loss = detail::ElemLossId::kBceLogits;
         break;
     }
-    return binary_cross_entropy_with_logits(recon, x, {.reduction = rr}, o);
+    s.input = &recon;
+    s.target = &x;
+    s.weight = &no_weight;
+    s.reduction = rr;
+    s.nan_policy = NanPolicy::kPropagate;
+    s.outputs = &o;
+    s.input_arg = "recon";
+    s.target_arg = "x";
+    return detail::run_elementwise_loss(s);
   };
-  (void)fn;
   if (r == Reduction::kNone) {
     std::vector<T> e(static_cast<size_t>(n)), gfull;
     LossOutputs o{};
@@ -484,8 +499,8 @@ VaeResult vae_loss(View recon, View x, View mu, View logvar,
                        recon.dtype);
   // The per-sample totals (kNone) are checked against the batch like the KL
   // term's own output would be.
-  check_kl_args(fn, mu, logvar, opt.reduction, o.out, o.grad_mu,
-                o.grad_logvar, o.grad_output, o.grad_output_elementwise);
+  check_kl_args(fn, mu, logvar, opt.reduction, o.out, o.grad_mu, o.grad_logvar,
+                o.grad_output, o.grad_output_elementwise);
   detail::require_same_dtype(fn, "mu", mu, "recon", recon.dtype);
   if (mu.shape[0] != recon.shape[0]) {
     throw_value_error(std::string(fn) + ": mu shape " + mu.shape.str() +

@@ -89,7 +89,9 @@ class CkptReader {
   std::vector<float> floats(const char* what) {
     const uint64_t n = count(what, sizeof(float));
     std::vector<float> v(static_cast<size_t>(n));
-    std::memcpy(v.data(), b_.data() + pos_, n * sizeof(float));
+    // memcpy from/to a null pointer is undefined even for 0 bytes (an empty
+    // vector's data() may be null; found by fuzz/fuzz_checkpoint.cc).
+    if (n > 0) std::memcpy(v.data(), b_.data() + pos_, n * sizeof(float));
     pos_ += n * sizeof(float);
     return v;
   }
