@@ -24,7 +24,7 @@ constexpr const char* kDoc =
 
 hidden (T, H) and weight (V, H) float32/float64, target (T,) int64/int32.
 The (T, V) logits are never materialized: tokens are processed in chunks
-(chunk_tokens; 0 = automatic, about 64 MiB of buffers) with one GEMM for the
+(chunk_tokens; 0 = automatic, one buffer of at most 128 MiB) with one GEMM for the
 chunk's logits and two for the gradients. Options and semantics are those of
 cross_entropy: weight_per_class (V,), ignore_index, label_smoothing,
 z_loss (lambda logsumexp(logits)^2 per token not ignored), logit_softcap

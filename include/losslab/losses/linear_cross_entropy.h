@@ -37,8 +37,9 @@ struct LinearCrossEntropyOptions {
   double z_loss = 0.0;
   // c > 0: logits -> c tanh(logits / c) before the softmax (Gemma 2).
   std::optional<double> logit_softcap = std::nullopt;
-  // Tokens per chunk; 0 chooses so that the two chunk buffers stay near
-  // 64 MiB (and never above 10% of the full logits).
+  // Tokens per chunk; 0 chooses so that the one chunk buffer (the logits,
+  // overwritten by their gradient) stays at most 128 MiB and 10% of the
+  // full logits.
   int64_t chunk_tokens = 0;
 };
 
