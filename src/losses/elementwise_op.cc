@@ -97,8 +97,9 @@ template <class T>
   if (flags & kFlagBadInput) {
     for (int64_t i = 0; i < n; ++i) {
       if (!std::isfinite(x[i])) {
-        throw_value_error(fn + ": input contains " + value_str(double(x[i])) +
-                          " at index " + index_str(i, shape) +
+        throw_value_error(fn + ": " + std::string(s.input_arg) + " contains " +
+                          value_str(double(x[i])) + " at index " +
+                          index_str(i, shape) +
                           " and nan_policy='raise'; check the model's "
                           "outputs (or use nan_policy='propagate')");
       }
@@ -108,8 +109,9 @@ template <class T>
     for (int64_t i = 0; i < n; ++i) {
       if (!(x[i] >= T(0) && x[i] <= T(1))) {
         throw_value_error(
-            fn + ": input must be probabilities in [0, 1]; got " +
-            value_str(double(x[i])) + " at index " + index_str(i, shape) +
+            fn + ": " + std::string(s.input_arg) +
+            " must be probabilities in [0, 1]; got " + value_str(double(x[i])) +
+            " at index " + index_str(i, shape) +
             "; if these are logits (raw scores), use "
             "binary_cross_entropy_with_logits, which is also numerically "
             "stable");
@@ -172,8 +174,8 @@ template <class T>
   if (flags & kFlagDomain) {
     for (int64_t i = 0; i < n; ++i) {
       if (x[i] < T(0)) {
-        throw_value_error(fn +
-                          ": input must be >= 0 when log_input=False "
+        throw_value_error(fn + ": " + std::string(s.input_arg) +
+                          " must be >= 0 when log_input=False "
                           "(it is a rate); got " +
                           value_str(double(x[i])) + " at index " +
                           index_str(i, shape) +
@@ -571,7 +573,8 @@ double run_elementwise_loss(const ElemSpec& s) {
     require_same_dtype(fn, "weight", weight, xa, input.dtype);
   }
   if (input.data == nullptr && input.numel() > 0) {
-    throw_value_error(std::string(fn) + ": input has a null data pointer");
+    throw_value_error(std::string(fn) + ": " + std::string(xa) +
+                      " has a null data pointer");
   }
   if (s.quantiles && s.quantiles->size() > 1) {
     const int64_t q = int64_t(s.quantiles->size());
@@ -594,7 +597,7 @@ double run_elementwise_loss(const ElemSpec& s) {
   }
   if (s.pos_weight && s.pos_weight->present()) {
     const View& pw = *s.pos_weight;
-    require_same_dtype(fn, "pos_weight", pw, "input", input.dtype);
+    require_same_dtype(fn, "pos_weight", pw, xa, input.dtype);
     const int64_t classes =
         input.shape.ndim() > 0 ? input.shape[input.shape.ndim() - 1] : 1;
     if (pw.shape.ndim() != 1 || (pw.shape[0] != classes && pw.shape[0] != 1)) {
@@ -613,7 +616,7 @@ double run_elementwise_loss(const ElemSpec& s) {
     }
   }
   if (weight.present()) {
-    require_same_shape(fn, "weight", weight.shape, "input", input.shape);
+    require_same_shape(fn, "weight", weight.shape, xa, input.shape);
   }
   require_nonempty(fn, xa, input);
   if (s.reduction == Reduction::kBatchMean && !s.allow_batchmean) {
@@ -636,10 +639,10 @@ double run_elementwise_loss(const ElemSpec& s) {
                         ": an elementwise grad_output needs reduction='none'; "
                         "pass a scalar grad_output for 'mean' or 'sum'");
     }
-    require_same_dtype(fn, "grad_output", o.grad_output_elementwise, "input",
+    require_same_dtype(fn, "grad_output", o.grad_output_elementwise, xa,
                        input.dtype);
-    require_same_shape(fn, "grad_output", o.grad_output_elementwise.shape,
-                       "input", input.shape);
+    require_same_shape(fn, "grad_output", o.grad_output_elementwise.shape, xa,
+                       input.shape);
   }
   if (!std::isfinite(o.grad_output)) {
     throw_value_error(std::string(fn) + ": grad_output must be finite; got " +

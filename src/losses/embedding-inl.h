@@ -125,7 +125,9 @@ HWY_INLINE V EmbAbsPow(D d, V x, V q) {
   // |x| = 0 -> 0; |x| = inf -> inf (q > 0) or 0 (q < 0); NaN -> NaN.
   const V at_inf = hn::IfThenElse(hn::Gt(q, zero), inf, zero);
   r = hn::IfThenElse(ok, r, hn::IfThenElse(hn::Eq(a, inf), at_inf, zero));
-  return hn::IfThenElse(hn::Ne(x, x), x, r);
+  // IsNaN, not Ne(x, x): Highway's Ne is an ordered compare on x86 (false
+  // for NaN), which would turn a NaN lane into a finite value.
+  return hn::IfThenElse(hn::IsNaN(x), x, r);
 }
 
 template <class D, class V>
@@ -141,7 +143,9 @@ HWY_INLINE V EmbDphi(D d, V x, V pm1, detail::EmbNorm kind) {
   const V zero = hn::Zero(d);
   V mag = kind == detail::EmbNorm::kL1 ? hn::Set(d, 1) : EmbAbsPow(d, x, pm1);
   V r = hn::IfThenZeroElse(hn::Eq(x, zero), hn::CopySign(mag, x));
-  return hn::IfThenElse(hn::Ne(x, x), x, r);
+  // IsNaN, not Ne(x, x): Highway's Ne is an ordered compare on x86 (false
+  // for NaN), which would turn a NaN lane into a finite value.
+  return hn::IfThenElse(hn::IsNaN(x), x, r);
 }
 
 // Row sum of term(a + k, b + k) in the 16-virtual-lane layout.

@@ -132,7 +132,9 @@ HWY_INLINE hn::Vec<D> FocalHessOne(D d, hn::Vec<D> x, hn::Vec<D> y,
     h = hn::Mul(
         h, hn::Add(hn::Mul(va, y), hn::Mul(hn::Sub(one, va), hn::Sub(one, y))));
   }
-  return hn::IfThenElse(hn::Ne(x, x), x, h);
+  // IsNaN, not Ne(x, x): Highway's Ne is an ordered compare on x86 (false
+  // for NaN), which would turn a NaN lane into a finite value.
+  return hn::IfThenElse(hn::IsNaN(x), x, h);
 }
 
 template <class T>

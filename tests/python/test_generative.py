@@ -219,3 +219,14 @@ def test_vae_loss_reduction_none_gives_per_sample_totals():
     np.testing.assert_allclose(out["loss"], (rec + 0.5 * kl).numpy(), rtol=1e-12)
     assert out["reconstruction"] == pytest.approx(rec.sum().item(), rel=1e-12)
     assert out["kl"] == pytest.approx(kl.sum().item(), rel=1e-12)
+
+
+def test_reconstruction_bce_domain_error_names_recon():
+    # The elementwise op layer must name the caller's argument (recon), not
+    # its own internal name (input), in the probability-domain message.
+    x = np.full((2, 3), 0.5)
+    recon = np.full((2, 3), 0.5)
+    recon[1, 2] = 1.5
+    with pytest.raises(ValueError, match=r"recon must be probabilities") as e:
+        losslab.reconstruction_loss(recon, x, kind="bce")
+    assert "input must" not in str(e.value)
