@@ -96,7 +96,7 @@ fuzz-cpp: fuzz-build
 fuzz-python: setup-fuzz python
 	mkdir -p $(FUZZ_CORPUS)/python
 	$(PY) fuzz/fuzz_python.py $(FUZZ_FLAGS) -artifact_prefix=$(FUZZ_CORPUS)/python- \
-	  $(FUZZ_CORPUS)/python
+	  $(FUZZ_CORPUS)/python fuzz/regressions/python
 
 fuzz-csv: setup-fuzz python
 	mkdir -p $(FUZZ_CORPUS)/csv

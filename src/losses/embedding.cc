@@ -346,17 +346,62 @@ double triplet_typed(const View& A, const View& P, const View& Ng,
     if (pp < T(1)) return k * std::pow(n, T(1) - pp);
     return n == T(0) ? T(0) : k / std::pow(n, pp - T(1));
   };
+  // One pair (u, v) of rows: x = u - v + eps. For a general p the norm is
+  // taken as ||x||_p = m ||x / m||_p with m = max_k |x_k|, so |x_k / m|^p
+  // stays in [0, 1] and a large p neither overflows nor underflows the sum
+  // to 0 (which gave NaN for finite input: fuzz/regressions/known). The
+  // gradient phi'(x) / n^(p-1) is homogeneous of degree 0 in x, so it is
+  // computed on the scaled rows as is. A NaN or infinite x keeps the plain
+  // path (and its NaN / inf semantics).
+  struct PairNorm {
+    const T* u;
+    const T* v;
+    T e;       // eps, or 0 for a scaled row (eps is inside it)
+    T scaled;  // ||x / m||_p
+    T norm;    // m ||x / m||_p
+  };
+  auto pair_norm = [&](const T* u, const T* v, std::vector<T>& su,
+                       std::vector<T>& sv) -> PairNorm {
+    T m = T(1), e = eps;
+    if (kind == EmbNorm::kGeneral) {
+      T mx = T(0);
+      for (int64_t k = 0; k < d; ++k) {
+        const T ax = std::abs((u[k] - v[k]) + eps);
+        mx = (ax > mx || ax != ax) ? ax : mx;
+      }
+      if (mx > T(0) && std::isfinite(mx)) {
+        // The scaled difference itself, x_k / m (|x_k / m| <= 1 exactly, as
+        // rounding is monotonic), against a zero row: scaling u and v
+        // separately could round a term above 1, and 1.0000001^1e30 = inf.
+        m = mx;
+        su.resize(size_t(d));
+        sv.assign(size_t(d), T(0));
+        for (int64_t k = 0; k < d; ++k) {
+          su[size_t(k)] = ((u[k] - v[k]) + eps) / m;
+        }
+        u = su.data();
+        v = sv.data();
+        e = T(0);
+      }
+    }
+    const T n = dist(detail::emb_diff_sum(u, v, d, e, pp, kind));
+    return {u, v, e, n, m == T(1) ? n : m * n};
+  };
   return run_rows<T>(
       rows, d, o.reduction, w.get(), go.get(), to.grad_output,
       to.out.present() ? to.out.as<T>() : nullptr, [&](int64_t r, T coef) {
         const T* ar = a.get() + r * d;
         const T* pr = p.get() + r * d;
         const T* nr = ng.get() + r * d;
-        const T dp = dist(detail::emb_diff_sum(ar, pr, d, eps, pp, kind));
-        const T dn = dist(detail::emb_diff_sum(ar, nr, d, eps, pp, kind));
+        std::vector<T> bufs[6];
+        const PairNorm np = pair_norm(ar, pr, bufs[0], bufs[1]);
+        const PairNorm nn = pair_norm(ar, nr, bufs[2], bufs[3]);
+        const T dp = np.norm, dn = nn.norm;
         T ds = dn, dneg = dn;
+        PairNorm ns{};
         if (o.swap) {
-          ds = dist(detail::emb_diff_sum(pr, nr, d, eps, pp, kind));
+          ns = pair_norm(pr, nr, bufs[4], bufs[5]);
+          ds = ns.norm;
           dneg = (dn != dn || ds != ds) ? dn + ds : std::min(dn, ds);
         }
         const T x = (margin + dp) - dneg;
@@ -369,17 +414,17 @@ double triplet_typed(const View& A, const View& P, const View& Ng,
           std::fill(gnr, gnr + d, T(0));
           // torch.clamp_min passes the gradient where x >= 0.
           if (x >= T(0)) {
-            detail::emb_diff_grad(ar, pr, d, eps, pp, kind, nscale(dp, coef),
-                                  gar, gpr);
+            detail::emb_diff_grad(np.u, np.v, d, np.e, pp, kind,
+                                  nscale(np.scaled, coef), gar, gpr);
             // torch.minimum: a tie splits the gradient in halves.
             const T kn = (o.swap && dn == ds) ? -coef / T(2) : -coef;
             if (!o.swap || dn <= ds) {
-              detail::emb_diff_grad(ar, nr, d, eps, pp, kind, nscale(dn, kn),
-                                    gar, gnr);
+              detail::emb_diff_grad(nn.u, nn.v, d, nn.e, pp, kind,
+                                    nscale(nn.scaled, kn), gar, gnr);
             }
             if (o.swap && ds <= dn) {
-              detail::emb_diff_grad(pr, nr, d, eps, pp, kind, nscale(ds, kn),
-                                    gpr, gnr);
+              detail::emb_diff_grad(ns.u, ns.v, d, ns.e, pp, kind,
+                                    nscale(ns.scaled, kn), gpr, gnr);
             }
           }
         }
