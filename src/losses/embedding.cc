@@ -363,12 +363,16 @@ double triplet_typed(const View& A, const View& P, const View& Ng,
   auto pair_norm = [&](const T* u, const T* v, std::vector<T>& su,
                        std::vector<T>& sv) -> PairNorm {
     T m = T(1), e = eps;
-    if (kind == EmbNorm::kGeneral) {
-      T mx = T(0);
-      for (int64_t k = 0; k < d; ++k) {
-        const T ax = std::abs((u[k] - v[k]) + eps);
-        mx = (ax > mx || ax != ax) ? ax : mx;
-      }
+    // p = 1, 2 keep the plain (bitwise cross-target) sums unless a term
+    // could overflow them: |x| above sqrt(max) / d (e.g. eps = 1e30 in
+    // float32 squared to inf, then inf - inf = NaN in the loss).
+    const T big = std::sqrt(std::numeric_limits<T>::max()) / T(d);
+    T mx = T(0);
+    for (int64_t k = 0; k < d; ++k) {
+      const T ax = std::abs((u[k] - v[k]) + eps);
+      mx = (ax > mx || ax != ax) ? ax : mx;
+    }
+    if (kind == EmbNorm::kGeneral || mx > big) {
       if (mx > T(0) && std::isfinite(mx)) {
         // The scaled difference itself, x_k / m (|x_k / m| <= 1 exactly, as
         // rounding is monotonic), against a zero row: scaling u and v

@@ -611,7 +611,7 @@ def _scaled_pnorm(x, p, eps=1e-6):
     return m[..., 0] * (np.abs(x / m) ** p).sum(axis=-1) ** (1.0 / p)
 
 
-@pytest.mark.parametrize("p,scale", [(1e3, 1.0), (1e30, 1.0), (3.0, 1e15), (0.5, 1e-30)])
+@pytest.mark.parametrize("p,scale", [(1e3, 1.0), (1e30, 1.0), (3.0, 1e15), (0.5, 1e-30), (2.0, 1e25)])
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
 def test_triplet_margin_loss_large_p_is_finite_and_right(p, scale, dt):
     """Finite input never gives NaN (docs/losses.md): a large norm order p, or
@@ -624,6 +624,12 @@ def test_triplet_margin_loss_large_p_is_finite_and_right(p, scale, dt):
     res = losslab.triplet_margin_loss(*(t.astype(dt) for t in (a, pos, neg)), p=p, margin=scale,
                                       return_grad=True)
     assert not is_nonfinite(res), res
+    # eps = 1e30 (found by fuzz_python.py): x = a - p + eps squared overflowed
+    # float32 for p = 2 and the loss became inf - inf.
+    for q in (1.0, 2.0, 3.0):
+        big = losslab.triplet_margin_loss(*(t.astype(dt) for t in (a, pos, neg)), p=q, eps=1e30,
+                                          return_grad=True)
+        assert not is_nonfinite(big), (q, big)
     a64, p64, n64 = (t.astype(dt).astype(np.float64) for t in (a, pos, neg))
     ref = np.maximum(scale + _scaled_pnorm(a64 - p64, p) - _scaled_pnorm(a64 - n64, p), 0).mean()
     assert float(res[0]) == pytest.approx(ref, rel=1e-4 if dt == np.float32 else 1e-9, abs=1e-300)
