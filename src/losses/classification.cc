@@ -708,6 +708,28 @@ double run_margin_typed(const View& input, const View& target,
 // ---------------------------------------------------------------------------
 // kl_divergence: rows along the last dimension, on the elementwise kernel.
 
+// The elementwise call of kl_divergence (float and half paths alike): the
+// per-element terms p (log p - log q) with the mean over `rows`. The views
+// must outlive the returned spec.
+detail::ElemSpec kl_elem_spec(const View& p, const View& q,
+                              const View& none_weight,
+                              const KlDivergenceOptions& o,
+                              const LossOutputs& eo, int64_t rows) {
+  detail::ElemSpec s{};
+  s.fn = "kl_divergence";
+  s.loss = detail::ElemLossId::kKlProb;
+  s.input = &q;
+  s.target = &p;
+  s.weight = &none_weight;
+  s.reduction = o.reduction;
+  s.nan_policy = NanPolicy::kPropagate;
+  s.outputs = &eo;
+  s.input_arg = "q";
+  s.target_arg = "p";
+  s.mean_count = rows;
+  return s;
+}
+
 template <class T>
 double run_kl_divergence_typed(const View& p, const View& q,
                                const KlDivergenceOptions& o,
@@ -732,18 +754,7 @@ double run_kl_divergence_typed(const View& p, const View& q,
     eo.grad_output_elementwise = view<T>(gexp.data(), q.shape);
   }
   const View none_weight{};
-  detail::ElemSpec s{};
-  s.fn = "kl_divergence";
-  s.loss = detail::ElemLossId::kKlProb;
-  s.input = &q;
-  s.target = &p;
-  s.weight = &none_weight;
-  s.reduction = o.reduction;
-  s.nan_policy = NanPolicy::kPropagate;
-  s.outputs = &eo;
-  s.input_arg = "q";
-  s.target_arg = "p";
-  s.mean_count = rows;
+  const detail::ElemSpec s = kl_elem_spec(p, q, none_weight, o, eo, rows);
   double value;
   try {
     value = detail::run_elementwise_loss(s);
@@ -787,18 +798,7 @@ double run_kl_divergence_half(const View& p, const View& q,
     eo.grad_output_elementwise = View{gexp.data(), q.dtype, q.shape, {}};
   }
   const View none_weight{};
-  detail::ElemSpec s{};
-  s.fn = "kl_divergence";
-  s.loss = detail::ElemLossId::kKlProb;
-  s.input = &q;
-  s.target = &p;
-  s.weight = &none_weight;
-  s.reduction = o.reduction;
-  s.nan_policy = NanPolicy::kPropagate;
-  s.outputs = &eo;
-  s.input_arg = "q";
-  s.target_arg = "p";
-  s.mean_count = rows;
+  const detail::ElemSpec s = kl_elem_spec(p, q, none_weight, o, eo, rows);
   HalfOut ho;
   ho.bind(out.out);
   double value;
