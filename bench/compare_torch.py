@@ -129,7 +129,9 @@ def run_cross_entropy(shapes, threads, reps, rng, bf16=True):
         g = np.empty_like(x)
         xt = torch.from_numpy(x.copy()).requires_grad_(True)
         lt = torch.from_numpy(lab)
-        a, b, c = torch.empty(n), torch.from_numpy(x.reshape(-1)), torch.from_numpy(x.reshape(-1))
+        # Three distinct arrays: with b and c the same array the triad reads
+        # one array from memory, not two, and ran 1.4x faster than a triad.
+        a, b, c = torch.empty(n), torch.from_numpy(x.reshape(-1)), torch.randn(n)
         for t in threads:
             torch.set_num_threads(t)
             losslab.set_num_threads(t)

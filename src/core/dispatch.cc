@@ -2,6 +2,8 @@
 // the scalar reference kernels.
 #include "losslab/core/dispatch.h"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <cctype>
 #include <cstdio>
@@ -118,6 +120,51 @@ namespace detail {
 bool use_scalar_reference() noexcept {
   init_from_env();
   return g_scalar.load(std::memory_order_relaxed);
+}
+
+namespace {
+int64_t initial_stream_threshold() {
+  if (const char* env = std::getenv("LOSSLAB_STREAM_THRESHOLD")) {
+    char* end = nullptr;
+    const long long v = std::strtoll(env, &end, 10);
+    if (end != env && *end == '\0' && v >= 0) return int64_t(v);
+    std::fprintf(stderr,
+                 "losslab: ignoring LOSSLAB_STREAM_THRESHOLD='%s' (expected a "
+                 "byte count >= 0)\n",
+                 env);
+  }
+  // The kernel's view of this CPU's L3 first: in virtual machines glibc's
+  // sysconf can report the whole host socket (320 MiB on the EPYC VM of
+  // docs/performance.md, whose L3 is 32 MiB).
+  if (std::FILE* f =
+          std::fopen("/sys/devices/system/cpu/cpu0/cache/index3/size", "r")) {
+    long long kib = 0;
+    char unit = 0;
+    const int got = std::fscanf(f, "%lld%c", &kib, &unit);
+    std::fclose(f);
+    if (got == 2 && kib > 0 && (unit == 'K' || unit == 'k')) {
+      return int64_t(kib) << 10;
+    }
+  }
+#ifdef _SC_LEVEL3_CACHE_SIZE
+  const long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
+  if (l3 > 0) return int64_t(l3);
+#endif
+  return int64_t(32) << 20;
+}
+
+std::atomic<int64_t>& stream_threshold() {
+  static std::atomic<int64_t> t{initial_stream_threshold()};
+  return t;
+}
+}  // namespace
+
+int64_t stream_store_threshold() noexcept {
+  return stream_threshold().load(std::memory_order_relaxed);
+}
+
+void set_stream_store_threshold(int64_t bytes) noexcept {
+  stream_threshold().store(bytes < 0 ? 0 : bytes, std::memory_order_relaxed);
 }
 }  // namespace detail
 

@@ -272,12 +272,15 @@ struct SigmoidFocal {
       // cancellation) and dm/dx = s (1 - s) (1 - 2 y):
       //   l = ce m^n,  dl/dx = (s - y) m^n + n ce m^(n-1) s (1 - s) (1 - 2y).
       // Same value as the log-space form below, with no exp/log beyond ce's.
-      const T m = s * (T(1) - y) + sn * y;
-      T pw = T(1);
-      for (int k = 1; k < n; ++k) pw = pw * m;
-      const T mg = pw * m;
+      // Fused as the SIMD functor: m = fma(s, 1 - y, sn y), the factor
+      // gamma (1 - 2y) = fma(y, -2 gamma, gamma), one fma for g.
+      const T m = std::fma(s, T(1) - y, sn * y);
+      T pw = n > 1 ? m : T(1);
+      for (int k = 2; k < n; ++k) pw = pw * m;
+      const T mg = n > 1 ? pw * m : m;
       l = ce * mg;
-      g = g * mg + ((ce * ((s * sn) * (T(1) - T(2) * y))) * pw) * gamma;
+      const T kg = std::fma(y, T(-2) * gamma, gamma);
+      g = std::fma(g, mg, ((ce * (s * sn)) * kg) * pw);
     } else if (gamma != T(0)) {
       const T sp_pos = std::max(x, T(0)) + lp;   // -log sigma(-x)
       const T sp_neg = std::max(-x, T(0)) + lp;  // -log sigma(x)
@@ -291,7 +294,8 @@ struct SigmoidFocal {
       g = g * mg + ((ce * (r * (T(1) - T(2) * y))) * mg) * gamma;
     }
     if (alpha >= T(0)) {
-      const T at = alpha * y + (T(1) - alpha) * (T(1) - y);
+      // alpha y + (1 - alpha)(1 - y) = (1 - alpha) + (2 alpha - 1) y.
+      const T at = std::fma(y, T(2) * alpha - T(1), T(1) - alpha);
       l = l * at;
       g = g * at;
     }
@@ -319,6 +323,8 @@ struct SigmoidFocal {
 #define LOSSLAB_SRC_LOSSES_CLASSIFICATION_INL_H_TARGET_
 #endif
 
+#include <type_traits>
+
 #include "hwy/contrib/math/math-inl.h"
 #include "src/losses/math-inl.h"
 #include "hwy/highway.h"
@@ -328,10 +334,27 @@ HWY_BEFORE_NAMESPACE();
 namespace losslab::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
+// 1 / a for a in [1, 2] (a = 1 + exp(-|x|)). Full float32 AVX-512 vectors
+// refine VRCP14PS (relative error < 2^-14) by one Newton step,
+//   r' = r + r (1 - a r),  error ~ err^2 + rounding,
+// within 1 ulp of the division (Reciprocal1To2.MaxUlpVsDivision) and 3
+// instructions where VDIVPS on a 512-bit vector costs as many cycles as the
+// rest of the BCE element together; other targets divide.
+template <class D, class V>
+HWY_INLINE V Reciprocal1To2(D d, V a) {
+#if HWY_TARGET <= HWY_AVX3
+  if constexpr (std::is_same_v<V, hn::Vec512<float>>) {
+    const V r = hn::ApproximateReciprocal(a);
+    return hn::MulAdd(r, hn::NegMulAdd(a, r, hn::Set(d, 1.0f)), r);
+  }
+#endif
+  return hn::Div(hn::Set(d, 1), a);
+}
+
 // As ref::sigmoid_pair.
 template <class D, class V>
 HWY_INLINE void SigmoidPair(D d, V x, V e, V& s, V& sn) {
-  const V inv = hn::Div(hn::Set(d, 1), hn::Add(hn::Set(d, 1), e));
+  const V inv = Reciprocal1To2(d, hn::Add(hn::Set(d, 1), e));
   const V ev = hn::Mul(e, inv);
   const auto pos = hn::Ge(x, hn::Zero(d));
   s = hn::IfThenElse(pos, inv, ev);
@@ -570,15 +593,13 @@ struct SigmoidFocalV {
     g = hn::Sub(s, y);
     if (n > 0) {
       // Integer gamma: m = s (1 - y) + sn y; see ref::SigmoidFocal.
-      const V m = hn::Add(hn::Mul(s, hn::Sub(one, y)), hn::Mul(sn, y));
-      V pw = one;
-      for (int k = 1; k < n; ++k) pw = hn::Mul(pw, m);
-      const V mg = hn::Mul(pw, m);
+      const V m = hn::MulAdd(s, hn::Sub(one, y), hn::Mul(sn, y));
+      V pw = n > 1 ? m : one;
+      for (int k = 2; k < n; ++k) pw = hn::Mul(pw, m);
+      const V mg = n > 1 ? hn::Mul(pw, m) : m;
       l = hn::Mul(ce, mg);
-      const V k2 = hn::Sub(one, hn::Mul(hn::Set(d, 2), y));
-      g = hn::Add(hn::Mul(g, mg),
-                  hn::Mul(hn::Mul(hn::Mul(ce, hn::Mul(hn::Mul(s, sn), k2)), pw),
-                          hn::Set(d, gamma)));
+      const V kg = hn::MulAdd(y, hn::Set(d, T(-2) * gamma), hn::Set(d, gamma));
+      g = hn::MulAdd(g, mg, hn::Mul(hn::Mul(hn::Mul(ce, hn::Mul(s, sn)), kg), pw));
     } else if (gamma != T(0)) {
       const V lowest = hn::Set(d, hwy::LowestValue<T>());
       const V sp_pos = hn::Add(hn::Max(x, zero), lp);
@@ -598,9 +619,8 @@ struct SigmoidFocalV {
                   hn::Mul(hn::Mul(hn::Mul(ce, hn::Mul(r, k)), mg), vg));
     }
     if (alpha >= T(0)) {
-      const V va = hn::Set(d, alpha);
-      const V at =
-          hn::Add(hn::Mul(va, y), hn::Mul(hn::Sub(one, va), hn::Sub(one, y)));
+      const V at = hn::MulAdd(y, hn::Set(d, T(2) * alpha - T(1)),
+                              hn::Set(d, T(1) - alpha));
       l = hn::Mul(l, at);
       g = hn::Mul(g, at);
     }

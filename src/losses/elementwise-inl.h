@@ -105,7 +105,21 @@ uint32_t run_elementwise(const Fn& fn, const ElemCall<T>& c, int64_t b0,
 
 #include <cstring>
 
+#include "hwy/cache_control.h"
 #include "hwy/highway.h"
+#include "losslab/core/dispatch.h"
+#include "src/losses/stream-inl.h"
+
+// The drivers' per-vector lambdas must inline into their loops: GCC's
+// heuristics left `step` as a call for the larger functors (sigmoid focal,
+// and every half-precision driver), which spilled every vector argument.
+#ifndef LOSSLAB_LAMBDA_INLINE
+#if defined(__GNUC__) || defined(__clang__)
+#define LOSSLAB_LAMBDA_INLINE __attribute__((always_inline))
+#else
+#define LOSSLAB_LAMBDA_INLINE
+#endif
+#endif
 
 HWY_BEFORE_NAMESPACE();
 namespace losslab::HWY_NAMESPACE {
@@ -204,28 +218,43 @@ HWY_NOINLINE uint32_t RunElementwise(D d, const Fn& fn,
     bad_ty = bad_y;
 
   // Element j of an input array in its storage format.
-  auto load = [&](const T* p, size_t j) HWY_ATTR -> V {
+  auto load = [&](const T* p, size_t j) HWY_ATTR LOSSLAB_LAMBDA_INLINE -> V {
     if constexpr (kHalf == 0) {
       return hn::LoadU(d, p + j);
     } else {
       return LoadHalfAsF32<kHalf>(d, reinterpret_cast<const uint16_t*>(p) + j);
     }
   };
-  auto store = [&](V v, T* p, size_t j, bool half) HWY_ATTR {
+  // Outputs of at least detail::stream_store_threshold() bytes are written by
+  // streaming stores (stream-inl.h) from the main loop, whose full vectors
+  // run consecutively through the blocks [b0, b1); the padded tail stores
+  // normally.
+  const int64_t n_bytes = c.n * int64_t(sizeof(T));
+  const bool nt_o = kHalf == 0 && WantStream<D>(c.out, n_bytes);
+  const bool nt_g = kHalf == 0 && kGrad && WantStream<D>(c.grad, n_bytes);
+  const bool nt_h = kHalf == 0 && WantStream<D>(c.hess, n_bytes);
+  StreamWriter<D> sw_o(d, c.out), sw_g(d, c.grad), sw_h(d, c.hess);
+  auto store = [&](V v, T* p, size_t j, bool half,
+                   bool nt) HWY_ATTR LOSSLAB_LAMBDA_INLINE {
     if constexpr (kHalf != 0) {
       if (half) {
         StoreF32AsHalf<kHalf>(d, v, reinterpret_cast<uint16_t*>(p) + j);
         return;
       }
     }
-    hn::StoreU(v, d, p + j);
+    if (nt) {
+      (p == c.out ? sw_o : p == c.grad ? sw_g : sw_h).Put(v, j);
+    } else {
+      hn::StoreU(v, d, p + j);
+    }
   };
 
   // One vector of elements at offset j of the given arrays; returns the
   // (weighted) loss for the accumulator. `ap` points at this vector's
   // per-element parameters (losses with kHasAux only).
   auto step = [&](size_t j, const T* xp, const T* yp, const T* wp, const T* gop,
-                  T* op, T* gp, T* hp, const T* ap) HWY_ATTR {
+                  T* op, T* gp, T* hp, const T* ap,
+                  bool main) HWY_ATTR LOSSLAB_LAMBDA_INLINE {
     const V x = load(xp, j);
     const V y = load(yp, j);
     V l, g = zero, h = zero;
@@ -252,16 +281,16 @@ HWY_NOINLINE uint32_t RunElementwise(D d, const Fn& fn,
       if constexpr (kGrad) g = hn::Mul(g, w);
       if (want_h) h = hn::Mul(h, w);
     }
-    if (op) store(l, op, j, half_o);
+    if (op) store(l, op, j, half_o, main && nt_o);
     if constexpr (kGrad) {
       g = hn::Mul(g, gscale);
       if (gop) g = hn::Mul(g, load(gop, j));
-      store(g, gp, j, half_g);
+      store(g, gp, j, half_g, main && nt_g);
     }
     if (want_h) {
       h = hn::Mul(h, gscale);
       if (gop) h = hn::Mul(h, load(gop, j));
-      store(h, hp, j, half_h);
+      store(h, hp, j, half_h, main && nt_h);
     }
     return l;
   };
@@ -290,8 +319,8 @@ HWY_NOINLINE uint32_t RunElementwise(D d, const Fn& fn,
         if constexpr (detail::has_aux<Fn>()) {
           ap = c.aux + int64_t(j) % c.aux_period;
         }
-        acc[k] = hn::Add(
-            acc[k], step(j, c.x, c.y, c.w, c.gout, c.out, c.grad, c.hess, ap));
+        acc[k] = hn::Add(acc[k], step(j, c.x, c.y, c.w, c.gout, c.out, c.grad,
+                                      c.hess, ap, true));
       }
     }
     if (i < i1) {
@@ -326,9 +355,10 @@ HWY_NOINLINE uint32_t RunElementwise(D d, const Fn& fn,
       for (size_t k = 0; k < nv; ++k) {
         const size_t off = k * N;
         const M m = hn::FirstN(d, r > off ? r - off : 0);
-        const V l = step(off, xb, yb, c.w ? wb : nullptr,
-                         c.gout ? gob : nullptr, c.out ? ob : nullptr,
-                         kGrad ? gb : nullptr, c.hess ? hb : nullptr, ab + off);
+        const V l =
+            step(off, xb, yb, c.w ? wb : nullptr, c.gout ? gob : nullptr,
+                 c.out ? ob : nullptr, kGrad ? gb : nullptr,
+                 c.hess ? hb : nullptr, ab + off, false);
         acc[k] = hn::Add(acc[k], hn::IfThenElseZero(m, l));
       }
       if (c.out) std::memcpy(at_mut(c.out, i, so), ob, r * so);
@@ -338,6 +368,12 @@ HWY_NOINLINE uint32_t RunElementwise(D d, const Fn& fn,
     alignas(64) T lanes[kL];
     for (size_t k = 0; k < nv; ++k) hn::Store(acc[k], d, lanes + k * N);
     partials[b] = detail::combine_lanes(lanes);
+  }
+  if (nt_o || nt_g || nt_h) {
+    sw_o.Finish();
+    sw_g.Finish();
+    sw_h.Finish();
+    hwy::FlushStream();
   }
   uint32_t flags = 0;
   if (!hn::AllFalse(d, bad_y)) flags |= detail::kFlagBadTarget;

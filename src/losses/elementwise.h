@@ -220,6 +220,11 @@ void half_narrow(bool bf16, const float* src, uint16_t* dst, int64_t n);
 // the accuracy tests of that polynomial (out[i] = log1p(e[i])).
 void log1p_unit_f32(const float* e, float* out, int64_t n);
 
+// exp(x) for x <= 0 or NaN through the kernels' ExpNonPos (math-inl.h) on
+// the current SIMD target, or std::exp under the scalar reference: for the
+// accuracy tests of the vector exp (out[i] = exp(x[i])).
+void exp_nonpos_f32(const float* x, float* out, int64_t n);
+
 // Runs blocks [b0, b1) of `call`; writes partials[b] and returns flags.
 // Defined per SIMD target (elementwise_kernels.cc) and as the scalar twin.
 uint32_t elementwise_blocks_f32(const ElemCall<float>& call, int64_t b0,

@@ -2,6 +2,8 @@
 // point that picks a target (or the scalar twins) at run time.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "src/losses/elementwise_kernels.cc"
+#include <cmath>
+
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 #include "src/losses/classification-inl.h"
@@ -105,6 +107,20 @@ void Log1pUnitF32(const float* HWY_RESTRICT e, float* HWY_RESTRICT out,
   }
 }
 
+void ExpNonPosF32(const float* HWY_RESTRICT x, float* HWY_RESTRICT out,
+                  int64_t n) {
+  const hn::ScalableTag<float> d;
+  const int64_t N = int64_t(hn::Lanes(d));
+  int64_t i = 0;
+  for (; i + N <= n; i += N) {
+    hn::StoreU(ExpNonPos(d, hn::LoadU(d, x + i)), d, out + i);
+  }
+  for (; i < n; ++i) {
+    const hn::CappedTag<float, 1> d1;
+    hn::StoreU(ExpNonPos(d1, hn::LoadU(d1, x + i)), d1, out + i);
+  }
+}
+
 }  // namespace losslab::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -120,12 +136,21 @@ HWY_EXPORT(HalfWidenF16);
 HWY_EXPORT(HalfNarrowBf16);
 HWY_EXPORT(HalfNarrowF16);
 HWY_EXPORT(Log1pUnitF32);
+HWY_EXPORT(ExpNonPosF32);
 
 void log1p_unit_f32(const float* e, float* out, int64_t n) {
   if (use_scalar_reference()) {
     for (int64_t i = 0; i < n; ++i) out[i] = log1p_unit(e[i]);
   } else {
     HWY_DYNAMIC_DISPATCH(Log1pUnitF32)(e, out, n);
+  }
+}
+
+void exp_nonpos_f32(const float* x, float* out, int64_t n) {
+  if (use_scalar_reference()) {
+    for (int64_t i = 0; i < n; ++i) out[i] = std::exp(x[i]);
+  } else {
+    HWY_DYNAMIC_DISPATCH(ExpNonPosF32)(x, out, n);
   }
 }
 

@@ -112,8 +112,9 @@ T softmax_focal_row(const SoftmaxFocalRowCall<T>& c, int64_t r) {
     const T scale = c.gout ? c.gout[r] : c.gscale;
     const T inv_s = T(1) / s;
     for (int64_t k = 0; k < C; ++k) {
-      const T p = std::exp(z[k] - m) * inv_s;
-      g[k] = (p * G - T(0)) * scale;
+      // G scale p_k = e_k (G scale / s): one rounding, as the kernels and
+      // cross_entropy's (so that gamma = 0 gives its bits).
+      g[k] = std::exp(z[k] - m) * (inv_s * G * scale);
     }
     const T p = std::exp(z[y] - m) * inv_s;
     g[y] = (p * G - G) * scale;
@@ -206,7 +207,7 @@ HWY_INLINE hn::TFromD<D> SoftmaxFocalRow(
   };
   auto add = [&](const T* zp, int64_t o, size_t j, M mask) HWY_ATTR {
     const V e =
-        hn::IfThenElseZero(mask, ExpSafe(d, hn::Sub(hn::LoadU(d, zp), vm)));
+        hn::IfThenElseZero(mask, ExpNonPos(d, hn::Sub(hn::LoadU(d, zp), vm)));
     acc[j] = hn::Add(acc[j], e);
     if (focal) acco[j] = hn::Add(acco[j], hn::IfThenElseZero(not_y(o), e));
   };
@@ -238,7 +239,7 @@ HWY_INLINE hn::TFromD<D> SoftmaxFocalRow(
       hn::Store(acco[j], d, lanes + j * size_t(N));
     }
     so = T(detail::combine_lanes(lanes));
-    ey = hn::GetLane(ExpSafe(d, hn::Set(d, z[y] - m)));
+    ey = hn::GetLane(ExpNonPos(d, hn::Set(d, z[y] - m)));
   }
   const T a = c.alpha ? c.alpha[y] : c.alpha_all;
   T l, G;
@@ -248,11 +249,11 @@ HWY_INLINE hn::TFromD<D> SoftmaxFocalRow(
   if (g) {
     const T scale = c.gout ? c.gout[r] : c.gscale;
     const T inv_s = T(1) / s;
-    const V vinv = hn::Set(d, inv_s), vG = hn::Set(d, G),
-            vscale = hn::Set(d, scale);
+    // G scale p_k = e_k (G scale / s), as cross_entropy's e_k c1 + 0.
+    const V vc1 = hn::Set(d, inv_s * G * scale);
     auto grad = [&](const T* zp, T* gp) HWY_ATTR {
-      const V p = hn::Mul(ExpSafe(d, hn::Sub(hn::LoadU(d, zp), vm)), vinv);
-      hn::StoreU(hn::Mul(hn::Sub(hn::Mul(p, vG), zero), vscale), d, gp);
+      hn::StoreU(hn::Mul(ExpNonPos(d, hn::Sub(hn::LoadU(d, zp), vm)), vc1), d,
+                 gp);
     };
     k = 0;
     for (; k + N <= C; k += N) grad(z + k, g + k);
@@ -264,7 +265,7 @@ HWY_INLINE hn::TFromD<D> SoftmaxFocalRow(
       grad(zb, gb);
       std::memcpy(g + k, gb, size_t(t) * sizeof(T));
     }
-    const T p = hn::GetLane(ExpSafe(d, hn::Set(d, z[y] - m))) * inv_s;
+    const T p = hn::GetLane(ExpNonPos(d, hn::Set(d, z[y] - m))) * inv_s;
     g[y] = (p * G - G) * scale;
   }
   return l;

@@ -1,0 +1,96 @@
+// The float32 vector exp of x <= 0 (math-inl.h: ExpNonPos), used for
+// exp(-|x|) in BCE with logits and sigmoid focal and for exp(z - max) in the
+// softmax rows; on AVX-512 it applies 2^q with VSCALEFPS. Oracle: float64
+// std::exp of the float32 input (correctly rounded far below a float32 ulp),
+// on every SIMD target and the scalar reference (std::exp in float32).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "src/losses/elementwise.h"
+#include "tests/cpp/testing.h"
+
+namespace losslab {
+namespace {
+
+float of_bits(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+// Every float32 in [-104, 0] at a stride of 97 bits (about 11M values), plus
+// the edges: 0, -0, the largest arguments whose result is a normal float, the
+// subnormal range and the arguments that round to 0.
+std::vector<float> nonpos_grid() {
+  std::vector<float> v{0.0f,    -0.0f,       -87.3f,    -87.33654f, -88.0f,
+                       -100.0f, -103.27893f, -103.972f, -104.0f};
+  uint32_t stop;
+  const float lo = -104.0f;
+  std::memcpy(&stop, &lo, 4);
+  for (uint32_t u = 0x80000000u; u <= stop; u += 97) v.push_back(of_bits(u));
+  return v;
+}
+
+// Max error in float32 ulps of the float64 result, for normal results, and
+// in units of the smallest subnormal (2^-149) below them. Highway documents
+// 1 ulp for its Exp, whose reduction and polynomial ExpNonPos shares.
+TEST(ExpNonPos, MaxUlpVsFloat64OnEveryTarget) {
+  const std::vector<float> x = nonpos_grid();
+  const int64_t n = int64_t(x.size());
+  std::vector<float> out(x.size());
+  for (const std::string& target : testing::all_targets()) {
+    testing::ScopedTarget t(target);
+    detail::exp_nonpos_f32(x.data(), out.data(), n);
+    double max_ulp = 0, max_sub = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      const double ref = std::exp(double(x[i]));
+      const double err = std::abs(double(out[i]) - ref);
+      if (ref >= double(std::numeric_limits<float>::min())) {
+        const float rf = float(ref);
+        const double ulp =
+            double(std::nextafter(rf, 2.0f * rf + 1.0f)) - double(rf);
+        max_ulp = std::max(max_ulp, err / ulp);
+      } else {
+        max_sub = std::max(max_sub, err / 0x1.0p-149);
+      }
+    }
+    EXPECT_LT(max_ulp, 2.0) << target;
+    // Below the normal range the result is rounded once to a subnormal
+    // (VSCALEFPS) or through Highway's two multiplies: within one unit.
+    EXPECT_LE(max_sub, 1.0) << target;
+    RecordProperty("max_ulp_" + target, std::to_string(max_ulp));
+  }
+}
+
+TEST(ExpNonPos, EdgesNanAndMinusInfinity) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  // 17 values, so that a full vector of 16 and the scalar tail both see NaN.
+  std::vector<float> x(17, -1.0f);
+  x[0] = nan;
+  x[3] = -inf;
+  x[5] = 0.0f;
+  x[7] = -1e30f;
+  x[16] = nan;
+  std::vector<float> out(x.size());
+  for (const std::string& target : testing::all_targets()) {
+    testing::ScopedTarget t(target);
+    detail::exp_nonpos_f32(x.data(), out.data(), int64_t(x.size()));
+    EXPECT_TRUE(std::isnan(out[0])) << target;
+    EXPECT_TRUE(std::isnan(out[16])) << target;
+    EXPECT_EQ(out[3], 0.0f) << target;
+    EXPECT_EQ(out[5], 1.0f) << target;
+    EXPECT_EQ(out[7], 0.0f) << target;
+    EXPECT_NEAR(out[1], std::exp(-1.0), 1e-7) << target;
+  }
+}
+
+}  // namespace
+}  // namespace losslab
