@@ -208,6 +208,23 @@ Output to_output(std::string_view fn, std::string_view arg, nb::handle h) {
   return o;
 }
 
+DType grad_dtype_for(std::string_view fn, const std::string& grad_dtype,
+                     DType dt) {
+  if (grad_dtype != "input" && grad_dtype != "float32" &&
+      grad_dtype != dtype_name(dt)) {
+    throw_value_error(std::string(fn) +
+                      ": grad_dtype must be \"input\" or \"float32\"; got \"" +
+                      grad_dtype + "\"");
+  }
+  if (grad_dtype == "float32" && dt == DType::kFloat64) {
+    throw_value_error(std::string(fn) +
+                      ": grad_dtype=\"float32\" is for float16/bfloat16 "
+                      "input (gradients of float64 input are float64)");
+  }
+  const bool half = dt == DType::kFloat16 || dt == DType::kBFloat16;
+  return half && grad_dtype == "float32" ? DType::kFloat32 : dt;
+}
+
 nb::object new_array(const Shape& shape, DType dtype, void** data) {
   const size_t n = size_t(shape.numel());
   const size_t bytes = (n ? n : 1) * dtype_size(dtype);
@@ -268,20 +285,8 @@ nb::object call_loss(std::string_view fn, nb::handle input, nb::handle target,
   const DType dt = x.view.dtype;
   const bool half = dt == DType::kFloat16 || dt == DType::kBFloat16;
   const bool typed = dt == DType::kFloat32 || dt == DType::kFloat64 || half;
-  if (c.grad_dtype != "input" && c.grad_dtype != "float32" &&
-      c.grad_dtype != dtype_name(dt)) {
-    throw_value_error(std::string(fn) +
-                      ": grad_dtype must be \"input\" or "
-                      "\"float32\"; got \"" +
-                      c.grad_dtype + "\"");
-  }
-  if (c.grad_dtype == "float32" && dt == DType::kFloat64) {
-    throw_value_error(std::string(fn) +
-                      ": grad_dtype=\"float32\" is for float16/bfloat16 "
-                      "input (gradients of float64 input are float64)");
-  }
   // grad / hess dtype: float32 on request for half input.
-  const DType gdt = half && c.grad_dtype == "float32" ? DType::kFloat32 : dt;
+  const DType gdt = grad_dtype_for(fn, c.grad_dtype, dt);
   nb::object out_obj, grad_obj, hess_obj;
   auto prepare = [&](const Output& given, bool wanted, DType odt,
                      nb::object& obj, MutableView& mv) {

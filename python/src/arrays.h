@@ -56,6 +56,12 @@ Output to_output(std::string_view fn, std::string_view arg, nb::handle h);
 // install ml_dtypes or pass grad_dtype="float32".
 nb::object new_array(const Shape& shape, DType dtype, void** data);
 
+// The dtype of a new gradient array: the input's, or float32 on request
+// (grad_dtype="float32") for float16/bfloat16 input. Checks grad_dtype
+// ("input", "float32" or the input's dtype name).
+DType grad_dtype_for(std::string_view fn, const std::string& grad_dtype,
+                     DType dt);
+
 // The keyword arguments every loss shares, as written in Python.
 struct CommonArgs {
   nb::object weight;

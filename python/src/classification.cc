@@ -30,24 +30,6 @@ bool is_half_dtype(DType dt) {
   return dt == DType::kFloat16 || dt == DType::kBFloat16;
 }
 
-// The dtype of a new grad / hess array: the input's, or float32 on request
-// for float16/bfloat16 input (grad_dtype, as in the elementwise bindings).
-DType grad_dtype_for(std::string_view fn, const std::string& grad_dtype,
-                     DType dt) {
-  if (grad_dtype != "input" && grad_dtype != "float32" &&
-      grad_dtype != dtype_name(dt)) {
-    throw_value_error(std::string(fn) +
-                      ": grad_dtype must be \"input\" or \"float32\"; got \"" +
-                      grad_dtype + "\"");
-  }
-  if (grad_dtype == "float32" && dt == DType::kFloat64) {
-    throw_value_error(std::string(fn) +
-                      ": grad_dtype=\"float32\" is for float16/bfloat16 "
-                      "input (gradients of float64 input are float64)");
-  }
-  return is_half_dtype(dt) && grad_dtype == "float32" ? DType::kFloat32 : dt;
-}
-
 // The calling convention of losses with a class dimension: out and
 // grad_output have the target's shape, grad the input's shape; no Hessian.
 nb::object call_class_loss(std::string_view fn, nb::handle input,

@@ -21,6 +21,7 @@
 #include "src/losses/elementwise.h"
 #include "src/losses/elementwise_op.h"
 #include "src/losses/focal_hessian.h"
+#include "src/losses/half_io.h"
 #include "src/losses/hinge.h"
 
 namespace losslab {
@@ -68,50 +69,9 @@ void check_weights(std::string_view fn, std::string_view arg, const View& v) {
 
 bool is_half(DType t) { return t == DType::kFloat16 || t == DType::kBFloat16; }
 
-// The dtype an output must have: float32 is accepted for half input.
-DType out_dtype(const MutableView& v, DType input) {
-  return is_half(input) && v.present() && v.dtype == DType::kFloat32
-             ? DType::kFloat32
-             : input;
-}
-
-// A half view widened to a contiguous float32 copy (empty if absent).
-std::vector<float> widen_half_view(const View& v) {
-  std::vector<float> f;
-  if (!v.present()) return f;
-  const detail::Contiguous<uint16_t> c(v);
-  f.resize(static_cast<size_t>(v.numel()));
-  detail::half_widen(v.dtype == DType::kBFloat16, c.get(), f.data(), v.numel());
-  return f;
-}
-
-// One output of a half call: the caller's float32 buffer, or float32 scratch
-// rounded into the caller's half buffer by finish().
-struct HalfOut {
-  const MutableView* dst = nullptr;
-  std::vector<float> buf;
-  MutableView f32;  // what the float32 path writes
-  void bind(const MutableView& v) {
-    dst = &v;
-    if (!v.present()) return;
-    if (v.dtype == DType::kFloat32) {
-      f32 = v;
-      return;
-    }
-    buf.resize(static_cast<size_t>(v.numel()));
-    f32 = mutable_view<float>(buf.data(), v.shape);
-  }
-  void finish() const {
-    if (buf.empty()) return;
-    detail::half_narrow(dst->dtype == DType::kBFloat16, buf.data(),
-                        dst->as<uint16_t>(), int64_t(buf.size()));
-  }
-  void fill_nan() {
-    if (buf.empty()) return;
-    std::fill(buf.begin(), buf.end(), std::numeric_limits<float>::quiet_NaN());
-    finish();
-  }
-};
+using detail::HalfOut;
+using detail::out_dtype;
+using detail::widen_half_view;
 
 // ---------------------------------------------------------------------------
 // cross_entropy and nll_loss: inputs with a class dimension.

@@ -13,6 +13,7 @@
 #include "losslab/core/parallel.h"
 #include "losslab/losses/classification.h"
 #include "src/core/checks.h"
+#include "src/losses/half_io.h"
 
 namespace losslab {
 namespace {
@@ -209,6 +210,67 @@ double run(const View& hidden, const View& weight, const View& target,
   return double(T(value));
 }
 
+// float16 / bfloat16 hidden and weight: widened to float32 (exact) and run
+// by the float32 path, whose GEMMs and softmax accumulate in float32; the
+// outputs are rounded to the input dtype (nearest even) or written in
+// float32 when the caller's array is float32. bias, weight_per_class and an
+// elementwise grad_output may be float32 or the input's dtype. Memory beyond
+// the float32 path's chunk buffer: the widened hidden (T x H) and weight
+// (V x H) and, for a half grad_hidden / grad_weight, their float32
+// accumulators (the chunks add into grad_weight in float32; rounding each
+// chunk's sum to bfloat16 would lose up to 8 bits over 16 chunks).
+double run_half(const View& hidden, const View& weight, const View& target,
+                const LinearCrossEntropyOptions& o,
+                const LinearCrossEntropyOutputs& out) {
+  const std::string fn = kFn;
+  const DType dt = hidden.dtype;
+  detail::require_same_dtype(fn, "weight", weight, "hidden", dt);
+  auto half_or_f32 = [&](std::string_view arg, const View& v) {
+    if (v.present() && v.dtype != dt && v.dtype != DType::kFloat32) {
+      throw_type_error(fn + ": " + std::string(arg) + " dtype " +
+                       std::string(dtype_name(v.dtype)) + " must be " +
+                       std::string(dtype_name(dt)) +
+                       " (hidden's) or float32; cast it with .astype");
+    }
+  };
+  half_or_f32("bias", o.bias);
+  half_or_f32("weight_per_class", o.weight_per_class);
+  half_or_f32("grad_output", out.grad_output_elementwise);
+  auto widen = [&](const View& v, std::vector<float>& buf) -> View {
+    if (!v.present()) return v;
+    if (v.dtype == DType::kFloat32) return v;
+    buf = detail::widen_half_view(v);
+    return View{buf.data(), DType::kFloat32, v.shape, {}};
+  };
+  std::vector<float> hf, wf, bf, cf, gof;
+  const View h32 = widen(hidden, hf), w32 = widen(weight, wf);
+  LinearCrossEntropyOptions o32 = o;
+  o32.bias = widen(o.bias, bf);
+  o32.weight_per_class = widen(o.weight_per_class, cf);
+  const MutableView* outs[] = {&out.out, &out.grad_hidden, &out.grad_weight,
+                               &out.grad_bias};
+  const char* names[] = {"out", "grad_hidden", "grad_weight", "grad_bias"};
+  for (int i = 0; i < 4; ++i) {
+    const MutableView& v = *outs[i];
+    if (v.present() && v.dtype != dt && v.dtype != DType::kFloat32) {
+      throw_type_error(fn + ": " + names[i] + " dtype " +
+                       std::string(dtype_name(v.dtype)) + " must be " +
+                       std::string(dtype_name(dt)) + " (hidden's) or float32");
+    }
+  }
+  detail::HalfOut ho[4];
+  for (int i = 0; i < 4; ++i) ho[i].bind(*outs[i]);
+  LinearCrossEntropyOutputs out32 = out;
+  out32.out = ho[0].f32;
+  out32.grad_hidden = ho[1].f32;
+  out32.grad_weight = ho[2].f32;
+  out32.grad_bias = ho[3].f32;
+  out32.grad_output_elementwise = widen(out.grad_output_elementwise, gof);
+  const double value = linear_cross_entropy(h32, w32, target, o32, out32);
+  for (const auto& o_i : ho) o_i.finish();
+  return value;
+}
+
 }  // namespace
 
 double linear_cross_entropy(View hidden, View weight, View target,
@@ -216,6 +278,9 @@ double linear_cross_entropy(View hidden, View weight, View target,
                             const LinearCrossEntropyOutputs& out) {
   using detail::check_output;
   const std::string fn = kFn;
+  if (detail::is_half_dtype(hidden.dtype)) {
+    return run_half(hidden, weight, target, o, out);
+  }
   detail::require_float(fn, "hidden", hidden);
   detail::require_same_dtype(fn, "weight", weight, "hidden", hidden.dtype);
   require_2d("hidden", hidden, "(T, H)");

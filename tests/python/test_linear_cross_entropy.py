@@ -181,3 +181,118 @@ def test_z_loss_zero_is_bitwise_unchanged_and_option_errors():
         losslab.linear_cross_entropy(h, w, t, z_loss=-1.0)
     with pytest.raises(ValueError, match="logit_softcap=-2 must be finite and > 0"):
         losslab.linear_cross_entropy(h, w, t, logit_softcap=-2.0)
+
+
+# ---------------------------------------------------------------------------
+# float16 / bfloat16 hidden and weight (issue 5). Oracles: the float32 call on
+# the widened values (the half path widens exactly and runs the float32 code,
+# so it must give the same bits), and torch's float32 autograd of the
+# unfused cross_entropy on those values.
+
+HALF = [("bf16", torch.bfloat16), ("f16", torch.float16)]
+
+
+def _as_torch(a):
+    """A losslab result (NumPy, ml_dtypes bfloat16 or DLPack) as a tensor."""
+    if isinstance(a, np.ndarray):
+        if a.dtype.name == "bfloat16":
+            return torch.from_numpy(a.view(np.uint16)).view(torch.bfloat16)
+        return torch.from_numpy(a)
+    return torch.from_dlpack(a)
+
+
+def _half_args(rng, torch_dtype, T=31, H=12, V=57):
+    h, w, b, t, cw = make(rng, T, H, V, np.float32)
+    ht, wt = torch.from_numpy(h).to(torch_dtype), torch.from_numpy(w).to(torch_dtype)
+    bt, cwt = torch.from_numpy(b).to(torch_dtype), torch.from_numpy(cw).to(torch_dtype)
+    return ht, wt, bt, cwt, t
+
+
+@pytest.mark.parametrize("name,torch_dtype", HALF, ids=[n for n, _ in HALF])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("chunk", [0, 5])
+def test_half_inputs_equal_float32_on_widened_values(name, torch_dtype, reduction, chunk):
+    rng = np.random.default_rng(11)
+    ht, wt, bt, cwt, t = _half_args(rng, torch_dtype)
+    opts = dict(ignore_index=-100, label_smoothing=0.1, z_loss=1e-3, logit_softcap=4.0,
+                reduction=reduction, chunk_tokens=chunk, return_grad=True)
+    go16 = torch.from_numpy(rng.uniform(0.5, 1.5, 31).astype(np.float32)).to(torch_dtype)
+    go = dict(grad_output=go16) if reduction == "none" else dict(grad_output=0.7)
+    go32 = dict(grad_output=go16.float().numpy()) if reduction == "none" else go
+    loss, grads = losslab.linear_cross_entropy(ht, wt, t, bias=bt, weight_per_class=cwt,
+                                               grad_dtype="float32", **opts, **go)
+    ref_loss, ref_grads = losslab.linear_cross_entropy(
+        ht.float().numpy(), wt.float().numpy(), t, bias=bt.float().numpy(),
+        weight_per_class=cwt.float().numpy(), **opts, **go32)
+    for g, r in zip(grads, ref_grads):
+        g = _as_torch(g)
+        assert g.dtype == torch.float32
+        assert torch.equal(g, torch.from_numpy(r))
+    if reduction == "none":
+        assert torch.equal(_as_torch(loss).float(),
+                           torch.from_numpy(ref_loss).to(torch_dtype).float())
+    else:
+        assert loss == ref_loss
+    # Gradients in the input's dtype: the float32 gradients rounded once.
+    _, grads16 = losslab.linear_cross_entropy(ht, wt, t, bias=bt, weight_per_class=cwt,
+                                              **opts, **go)
+    for g, r in zip(grads16, ref_grads):
+        g = _as_torch(g)
+        assert g.dtype == torch_dtype
+        assert torch.equal(g, torch.from_numpy(r).to(torch_dtype))
+
+
+@pytest.mark.parametrize("name,torch_dtype", HALF, ids=[n for n, _ in HALF])
+def test_half_inputs_match_torch_float32_unfused(name, torch_dtype):
+    """bf16/fp16 hidden and weight, float32 bias and class weights, against
+    torch's float32 autograd of cross_entropy(h @ w.T + b) on the same values."""
+    rng = np.random.default_rng(12)
+    ht, wt, bt, cwt, t = _half_args(rng, torch_dtype, T=40, H=16, V=300)
+    b32, cw32 = bt.float().numpy(), cwt.float().numpy()
+    loss, (gh, gw, gb) = losslab.linear_cross_entropy(
+        ht, wt, t, bias=b32, weight_per_class=cw32, label_smoothing=0.05,
+        return_grad=True, grad_dtype="float32", chunk_tokens=3)
+    ref_loss, ref_grads = torch_ref(ht.float().numpy(), wt.float().numpy(), b32, t, cw32,
+                                    0.05, "mean", np.array(1.0, np.float32))
+    assert rel(loss, ref_loss) < 2e-6
+    for g, r in zip((gh, gw, gb), ref_grads):
+        assert rel(np.asarray(g), r) < 2e-6
+
+
+def test_half_inputs_ml_dtypes_arrays_and_errors():
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    rng = np.random.default_rng(13)
+    h, w, b, t, cw = make(rng, 9, 6, 21, np.float32)
+    hb, wb = h.astype(ml_dtypes.bfloat16), w.astype(ml_dtypes.bfloat16)
+    loss, (gh, gw) = losslab.linear_cross_entropy(hb, wb, t, return_grad=True)
+    ref, (rh, rw) = losslab.linear_cross_entropy(hb.astype(np.float32), wb.astype(np.float32),
+                                                 t, return_grad=True)
+    assert loss == ref
+    assert gh.dtype == ml_dtypes.bfloat16 and gw.dtype == ml_dtypes.bfloat16
+    assert np.array_equal(gh, rh.astype(ml_dtypes.bfloat16))
+    assert np.array_equal(gw, rw.astype(ml_dtypes.bfloat16))
+    with pytest.raises(TypeError, match=r"linear_cross_entropy: bias dtype float64 must be "
+                                        r"bfloat16 \(hidden's\) or float32"):
+        losslab.linear_cross_entropy(hb, wb, t, bias=b.astype(np.float64))
+    with pytest.raises(TypeError, match=r"weight dtype float32 does not match hidden dtype "
+                                        r"bfloat16"):
+        losslab.linear_cross_entropy(hb, w, t)
+    with pytest.raises(ValueError, match=r"grad_dtype must be \"input\" or \"float32\""):
+        losslab.linear_cross_entropy(hb, wb, t, return_grad=True, grad_dtype="float64")
+
+
+def test_half_torch_autograd_wrapper():
+    """losslab.torch.linear_cross_entropy with bf16 tensors: bf16 gradients equal
+    the float32 path's rounded once."""
+    import losslab.torch as ltorch
+    rng = np.random.default_rng(14)
+    ht, wt, bt, cwt, t = _half_args(rng, torch.bfloat16, T=10, H=8, V=33)
+    h = ht.clone().requires_grad_(True)
+    w = wt.clone().requires_grad_(True)
+    loss = ltorch.linear_cross_entropy(h, w, torch.from_numpy(t))
+    loss.backward()
+    _, (rh, rw) = losslab.linear_cross_entropy(ht.float().numpy(), wt.float().numpy(), t,
+                                               return_grad=True)
+    assert h.grad.dtype == torch.bfloat16
+    assert torch.equal(h.grad, torch.from_numpy(rh).bfloat16())
+    assert torch.equal(w.grad, torch.from_numpy(rw).bfloat16())

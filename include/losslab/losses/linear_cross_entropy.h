@@ -15,6 +15,16 @@
 // the three matrix products the loss needs, with extra memory of two Tc x V
 // buffers. Semantics, options and the weighted mean are those of
 // cross_entropy (PyTorch's cross_entropy on the unfused logits).
+//
+// dtypes: hidden and weight float32 or float64, or both float16 / bfloat16.
+// Half inputs are widened to float32 (exactly) and run by the float32 path,
+// so they give bit for bit its results on the widened values; GEMMs and the
+// softmax accumulate in float32. Outputs are then in the input's dtype
+// (rounded to nearest even from float32) or float32 when the caller's array
+// is float32; bias, weight_per_class and an elementwise grad_output may be
+// the input's dtype or float32. The half path's extra memory is the widened
+// hidden and weight (4 (T + V) H bytes) plus a float32 accumulator for each
+// half gradient, beside the float32 path's chunk buffer.
 #ifndef LOSSLAB_LOSSES_LINEAR_CROSS_ENTROPY_H_
 #define LOSSLAB_LOSSES_LINEAR_CROSS_ENTROPY_H_
 
