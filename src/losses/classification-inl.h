@@ -326,8 +326,8 @@ struct SigmoidFocal {
 #include <type_traits>
 
 #include "hwy/contrib/math/math-inl.h"
-#include "src/losses/math-inl.h"
 #include "hwy/highway.h"
+#include "src/losses/math-inl.h"
 #include "src/losses/regression-inl.h"  // PropagateNaN, ExpIeee, LogIeee
 
 HWY_BEFORE_NAMESPACE();
@@ -349,6 +349,12 @@ HWY_INLINE V Reciprocal1To2(D d, V a) {
   }
 #endif
   return hn::Div(hn::Set(d, 1), a);
+}
+
+// -|x|: one OR of the sign bit (Neg(Abs(x)) is an AND and an XOR).
+template <class D, class V>
+HWY_INLINE V NegAbs(D d, V x) {
+  return hn::Or(x, hn::Set(d, hn::TFromD<D>(-0.0)));
 }
 
 // As ref::sigmoid_pair.
@@ -373,7 +379,7 @@ struct BceLogitsV {
   using V = hn::Vec<D>;
   HWY_INLINE void operator()(D d, V x, V y, V& l, V& g, V& h,
                              bool want_h) const {
-    const V e = ExpNonPos(d, hn::Neg(hn::Abs(x)));
+    const V e = ExpNonPos(d, NegAbs(d, x));
     V s, sn;
     SigmoidPair(d, x, e, s, sn);
     l = hn::Add(hn::Sub(hn::Max(x, hn::Zero(d)), hn::Mul(x, y)),
@@ -393,7 +399,7 @@ struct BceLogitsPosWV {
   HWY_INLINE void operator()(D d, V x, V y, V p, V& l, V& g, V& h,
                              bool want_h) const {
     const V zero = hn::Zero(d);
-    const V e = ExpNonPos(d, hn::Neg(hn::Abs(x)));
+    const V e = ExpNonPos(d, NegAbs(d, x));
     V s, sn;
     SigmoidPair(d, x, e, s, sn);
     const V lp = Log1pUnit(d, e);
@@ -584,7 +590,7 @@ struct SigmoidFocalV {
   HWY_INLINE void operator()(D d, V x, V y, V& l, V& g, V& h,
                              bool want_h) const {
     const V zero = hn::Zero(d), one = hn::Set(d, 1);
-    const V e = ExpNonPos(d, hn::Neg(hn::Abs(x)));
+    const V e = ExpNonPos(d, NegAbs(d, x));
     V s, sn;
     SigmoidPair(d, x, e, s, sn);
     const V lp = Log1pUnit(d, e);
@@ -599,7 +605,8 @@ struct SigmoidFocalV {
       const V mg = n > 1 ? hn::Mul(pw, m) : m;
       l = hn::Mul(ce, mg);
       const V kg = hn::MulAdd(y, hn::Set(d, T(-2) * gamma), hn::Set(d, gamma));
-      g = hn::MulAdd(g, mg, hn::Mul(hn::Mul(hn::Mul(ce, hn::Mul(s, sn)), kg), pw));
+      g = hn::MulAdd(g, mg,
+                     hn::Mul(hn::Mul(hn::Mul(ce, hn::Mul(s, sn)), kg), pw));
     } else if (gamma != T(0)) {
       const V lowest = hn::Set(d, hwy::LowestValue<T>());
       const V sp_pos = hn::Add(hn::Max(x, zero), lp);

@@ -126,19 +126,19 @@ alignas(64) inline constexpr float kExp2Sixteenths[16] = {
 
 // exp(x) for float32 x in [-104, 0] or NaN, on full AVX-512 vectors, with a
 // 16-entry table (one VPERMPS) so that the polynomial is short:
-//   q = round(16 x / ln 2),  r = x - q ln2/16   (|r| <= ln 2 / 32, two FMAs
-//     with ln2/16 split into a 12-bit high part, so q hi is exact),
+//   q = round(16 x / ln 2),  r = x - q ln2/16  (|r| <= ln 2 / 32; two FMAs,
+//     ln2/16 split into a 12-bit high part so that q hi is exact),
 //   exp(x) = 2^floor(q/16) * T[q mod 16] * exp(r),
-//   T exp(r) = T + (T r)(1 + r/2 + r^2/6)     (Taylor: r^4/24 < 1e-8),
+//   T exp(r) = T + (T r)(1 + r/2 + r^2/6)      (Taylor: r^4/24 < 1e-8),
 // and 2^floor(q/16) applied by VSCALEFPS, which takes the floor itself,
 // scales exactly and rounds once into the subnormal range. VPERMPS reads
-// the low 4 bits of q, which are q mod 16 in two's complement. Error: the
-// table's rounding (0.5 ulp) and the last FMA's (0.5 ulp); measured max 1.0
-// ulp against float64 exp (ExpNonPos.MaxUlpVsFloat64OnEveryTarget). About
-// 12 instructions, 9 of them on the FMA pipes, against 27 for Highway's Exp
-// with the clamp and NaN selects. NaN needs no select: MAXPS returns its
-// second operand when either is NaN, so Max(lo, x) keeps x's NaN, and every
-// later step, VSCALEFPS included, propagates it.
+// the low 4 bits of its index, q mod 16 here. Error: the table's rounding
+// (0.5 ulp) and the last FMA's (0.5 ulp); ExpNonPos.MaxUlpVsFloat64OnEvery-
+// Target measures it against float64 exp (bound 2 ulp; it records the max).
+// 11 instructions, against 27 for Highway's Exp with the clamp and NaN
+// selects. NaN needs no select: MAXPS returns its second operand when either
+// is NaN, so Max(lo, x) keeps x's NaN, and every later step, VSCALEFPS
+// included, propagates it.
 HWY_INLINE hwy::HWY_NAMESPACE::Vec512<float> ExpNonPosAvx512(
     hwy::HWY_NAMESPACE::Vec512<float> x) {
   namespace hn = hwy::HWY_NAMESPACE;
@@ -146,10 +146,16 @@ HWY_INLINE hwy::HWY_NAMESPACE::Vec512<float> ExpNonPosAvx512(
   const hn::Full512<float> d;
   const hn::Full512<int32_t> di;
   const V xc = hn::Max(hn::Set(d, kExpLowerBound<float>), x);
-  const V q = hn::Round(hn::Mul(xc, hn::Set(d, 0x1.715476p+4f)));  // 16/ln2
+  // q = round(16 x / ln 2) by the shifter 1.5 * 2^23: the sum's low mantissa
+  // bits hold q (|q| <= 2400 < 2^22), rounded once to nearest even, so the
+  // table index is read from the sum's bits and q itself is one subtraction
+  // (no VRNDSCALEPS or conversion).
+  const V shifter = hn::Set(d, 0x1.8p+23f);
+  const V qs = hn::MulAdd(xc, hn::Set(d, 0x1.715476p+4f), shifter);  // 16/ln2
+  const V q = hn::Sub(qs, shifter);
   V r = hn::MulAdd(q, hn::Set(d, -0x1.62ep-5f), xc);   // ln2/16, high part
   r = hn::MulAdd(q, hn::Set(d, -0x1.0bfbe8p-19f), r);  // and the rest
-  const V t{_mm512_permutexvar_ps(hn::ConvertTo(di, q).raw,
+  const V t{_mm512_permutexvar_ps(hn::BitCast(di, qs).raw,
                                   hn::Load(d, kExp2Sixteenths).raw)};
   const V u =
       hn::MulAdd(hn::MulAdd(r, hn::Set(d, 1.0f / 6.0f), hn::Set(d, 0.5f)), r,
