@@ -93,32 +93,28 @@ void HalfNarrowF16(const float* HWY_RESTRICT src, uint16_t* HWY_RESTRICT dst,
   for (int64_t i = 0; i < n; ++i) dst[i] = detail::f32_to_f16(src[i]);
 }
 
-void Log1pUnitF32(const float* HWY_RESTRICT e, float* HWY_RESTRICT out,
-                  int64_t n) {
-  const hn::CappedTag<float, detail::kVirtualLanes> d;
+// out[i] = f(in[i]) with full vectors of d, then one lane at a time: the
+// test hooks of the vector math (log1p_unit_f32, exp_nonpos_f32).
+template <class D, class Fn>
+void MapF32(D d, const float* HWY_RESTRICT in, float* HWY_RESTRICT out,
+            int64_t n, const Fn& f) {
   const int64_t N = int64_t(hn::Lanes(d));
   int64_t i = 0;
-  for (; i + N <= n; i += N) {
-    hn::StoreU(Log1pUnit(d, hn::LoadU(d, e + i)), d, out + i);
-  }
-  for (; i < n; ++i) {
-    const hn::CappedTag<float, 1> d1;
-    hn::StoreU(Log1pUnit(d1, hn::LoadU(d1, e + i)), d1, out + i);
-  }
+  for (; i + N <= n; i += N) hn::StoreU(f(d, hn::LoadU(d, in + i)), d, out + i);
+  const hn::CappedTag<float, 1> d1;
+  for (; i < n; ++i) hn::StoreU(f(d1, hn::LoadU(d1, in + i)), d1, out + i);
+}
+
+void Log1pUnitF32(const float* HWY_RESTRICT e, float* HWY_RESTRICT out,
+                  int64_t n) {
+  MapF32(hn::CappedTag<float, detail::kVirtualLanes>(), e, out, n,
+         [](auto d, auto v) HWY_ATTR { return Log1pUnit(d, v); });
 }
 
 void ExpNonPosF32(const float* HWY_RESTRICT x, float* HWY_RESTRICT out,
                   int64_t n) {
-  const hn::ScalableTag<float> d;
-  const int64_t N = int64_t(hn::Lanes(d));
-  int64_t i = 0;
-  for (; i + N <= n; i += N) {
-    hn::StoreU(ExpNonPos(d, hn::LoadU(d, x + i)), d, out + i);
-  }
-  for (; i < n; ++i) {
-    const hn::CappedTag<float, 1> d1;
-    hn::StoreU(ExpNonPos(d1, hn::LoadU(d1, x + i)), d1, out + i);
-  }
+  MapF32(hn::ScalableTag<float>(), x, out, n,
+         [](auto d, auto v) HWY_ATTR { return ExpNonPos(d, v); });
 }
 
 }  // namespace losslab::HWY_NAMESPACE
