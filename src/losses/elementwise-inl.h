@@ -246,16 +246,17 @@ HWY_NOINLINE uint32_t RunElementwise(D d, const Fn& fn,
   const bool nt_g = kHalf == 0 && kGrad && WantStream<D>(c.grad, n_bytes);
   const bool nt_h = kHalf == 0 && WantStream<D>(c.hess, n_bytes);
   StreamWriter<D> sw_o(d, c.out), sw_g(d, c.grad), sw_h(d, c.hess);
+  // sw: the output's StreamWriter when this store streams, else null.
   auto store = [&](V v, T* p, size_t j, bool half,
-                   bool nt) HWY_ATTR LOSSLAB_LAMBDA_INLINE {
+                   StreamWriter<D>* sw) HWY_ATTR LOSSLAB_LAMBDA_INLINE {
     if constexpr (kHalf != 0) {
       if (half) {
         StoreF32AsHalf<kHalf>(d, v, reinterpret_cast<uint16_t*>(p) + j);
         return;
       }
     }
-    if (nt) {
-      (p == c.out ? sw_o : p == c.grad ? sw_g : sw_h).Put(v, j);
+    if (sw) {
+      sw->Put(v, j);
     } else {
       hn::StoreU(v, d, p + j);
     }
@@ -293,16 +294,16 @@ HWY_NOINLINE uint32_t RunElementwise(D d, const Fn& fn,
       if constexpr (kGrad) g = hn::Mul(g, w);
       if (want_h) h = hn::Mul(h, w);
     }
-    if (op) store(l, op, j, half_o, main && nt_o);
+    if (op) store(l, op, j, half_o, main && nt_o ? &sw_o : nullptr);
     if constexpr (kGrad) {
       g = hn::Mul(g, gscale);
       if (gop) g = hn::Mul(g, load(gop, j));
-      store(g, gp, j, half_g, main && nt_g);
+      store(g, gp, j, half_g, main && nt_g ? &sw_g : nullptr);
     }
     if (want_h) {
       h = hn::Mul(h, gscale);
       if (gop) h = hn::Mul(h, load(gop, j));
-      store(h, hp, j, half_h, main && nt_h);
+      store(h, hp, j, half_h, main && nt_h ? &sw_h : nullptr);
     }
     return l;
   };
