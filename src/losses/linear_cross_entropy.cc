@@ -225,17 +225,22 @@ double run_half(const View& hidden, const View& weight, const View& target,
   const std::string fn = kFn;
   const DType dt = hidden.dtype;
   detail::require_same_dtype(fn, "weight", weight, "hidden", dt);
-  auto half_or_f32 = [&](std::string_view arg, const View& v) {
-    if (v.present() && v.dtype != dt && v.dtype != DType::kFloat32) {
+  // Every other array (given or output) is the input's dtype or float32.
+  auto half_or_f32 = [&](std::string_view arg, bool present, DType t,
+                         std::string_view fix) {
+    if (present && t != dt && t != DType::kFloat32) {
       throw_type_error(fn + ": " + std::string(arg) + " dtype " +
-                       std::string(dtype_name(v.dtype)) + " must be " +
-                       std::string(dtype_name(dt)) +
-                       " (hidden's) or float32; cast it with .astype");
+                       std::string(dtype_name(t)) + " must be " +
+                       std::string(dtype_name(dt)) + " (hidden's) or float32" +
+                       std::string(fix));
     }
   };
-  half_or_f32("bias", o.bias);
-  half_or_f32("weight_per_class", o.weight_per_class);
-  half_or_f32("grad_output", out.grad_output_elementwise);
+  const std::string_view cast = "; cast it with .astype";
+  half_or_f32("bias", o.bias.present(), o.bias.dtype, cast);
+  half_or_f32("weight_per_class", o.weight_per_class.present(),
+              o.weight_per_class.dtype, cast);
+  half_or_f32("grad_output", out.grad_output_elementwise.present(),
+              out.grad_output_elementwise.dtype, cast);
   auto widen = [&](const View& v, std::vector<float>& buf) -> View {
     if (!v.present()) return v;
     if (v.dtype == DType::kFloat32) return v;
@@ -251,12 +256,7 @@ double run_half(const View& hidden, const View& weight, const View& target,
                                &out.grad_bias};
   const char* names[] = {"out", "grad_hidden", "grad_weight", "grad_bias"};
   for (int i = 0; i < 4; ++i) {
-    const MutableView& v = *outs[i];
-    if (v.present() && v.dtype != dt && v.dtype != DType::kFloat32) {
-      throw_type_error(fn + ": " + names[i] + " dtype " +
-                       std::string(dtype_name(v.dtype)) + " must be " +
-                       std::string(dtype_name(dt)) + " (hidden's) or float32");
-    }
+    half_or_f32(names[i], outs[i]->present(), outs[i]->dtype, "");
   }
   detail::HalfOut ho[4];
   for (int i = 0; i < 4; ++i) ho[i].bind(*outs[i]);
