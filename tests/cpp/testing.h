@@ -4,6 +4,9 @@
 #ifndef LOSSLAB_TESTS_CPP_TESTING_H_
 #define LOSSLAB_TESTS_CPP_TESTING_H_
 
+#include <gtest/gtest.h>
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -25,6 +28,20 @@ inline double rel_error(const std::vector<double>& a,
     den += (a[i] + b[i]) * (a[i] + b[i]);
   }
   return den == 0.0 ? std::sqrt(num) : std::sqrt(num) / std::sqrt(den);
+}
+
+// A scratch file path of this process and this test. ctest runs each test
+// in its own process, two at a time, and the scalar-target run repeats the
+// whole binary beside them, so a fixed name lets one test truncate another's
+// file while it reads it.
+inline std::string temp_path(const std::string& name) {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string test =
+      info ? std::string(info->test_suite_name()) + "." + info->name() : "none";
+  for (char& c : test)
+    if (c == '/') c = '_';
+  return ::testing::TempDir() + "losslab_" + std::to_string(::getpid()) + "_" +
+         test + "_" + name;
 }
 
 // Central differences (f(x + h e_i) - f(x - h e_i)) / 2h in double.

@@ -5,7 +5,6 @@
 // (torch.nn.utils.clip_grad_value_ / clip_grad_norm_, SGD p - lr g, StepLR
 // gamma^t), and an FNV-1a written here to forge files with a valid hash.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -26,11 +25,7 @@ namespace losslab::train {
 namespace {
 
 using testing::random_vector;
-
-std::string tmp_path(const std::string& name) {
-  return ::testing::TempDir() + "ckm_" + std::to_string(::getpid()) + "_" +
-         name;
-}
+using testing::temp_path;
 
 std::vector<uint8_t> read_bytes(const std::string& p) {
   std::ifstream f(p, std::ios::binary);
@@ -110,7 +105,7 @@ TEST(ModelCheckpoint, AutoencoderResumesBitwise) {
   Optimizer popt({.kind = OptimizerKind::kAdam, .lr = 1e-2},
                  part.num_parameters());
   fit_autoencoder(part, popt, xv, nullptr, fit_opts(2));
-  const std::string p = tmp_path("ae.llm");
+  const std::string p = temp_path("ae.llm");
   save_model_checkpoint(p, part, &popt, &kSchedule);
   ModelCheckpoint ck = load_model_checkpoint(p, ModelKind::kAutoencoder);
   ASSERT_TRUE(ck.autoencoder && ck.optimizer && ck.schedule);
@@ -141,7 +136,7 @@ TEST(ModelCheckpoint, VaeResumesBitwise) {
   Vae part(vo);
   Optimizer popt(oo, part.num_parameters());
   fit_vae(part, popt, xv, nullptr, fit_opts(2));
-  const std::string p = tmp_path("vae.llm");
+  const std::string p = temp_path("vae.llm");
   save_model_checkpoint(p, part, &popt);
   ModelCheckpoint ck = load_model_checkpoint(p);
   ASSERT_EQ(ck.kind, ModelKind::kVae);
@@ -177,7 +172,7 @@ TEST(ModelCheckpoint, GanResumesBitwise) {
   Optimizer pg(oo, part.generator().num_parameters());
   Optimizer pd(oo, part.discriminator().num_parameters());
   fit_gan(part, pg, pd, xv, fit_opts(2));
-  const std::string p = tmp_path("gan.llm");
+  const std::string p = temp_path("gan.llm");
   save_model_checkpoint(p, part, &pg, &pd, &kSchedule);
   ModelCheckpoint ck = load_model_checkpoint(p, ModelKind::kGan);
   ASSERT_TRUE(ck.gan && ck.optimizer && ck.discriminator_optimizer);
@@ -218,7 +213,7 @@ TEST(ModelCheckpoint, EmbeddingNetResumesBitwise) {
   EmbeddingNet part(eo);
   Optimizer popt(oo, part.num_parameters());
   fit_embedding(part, popt, xv, yv, lo, fit_opts(2));
-  const std::string p = tmp_path("emb.llm");
+  const std::string p = temp_path("emb.llm");
   save_model_checkpoint(p, part, &popt);
   ModelCheckpoint ck = load_model_checkpoint(p);
   ASSERT_TRUE(ck.embedding_net && ck.optimizer);
@@ -253,7 +248,7 @@ class DamagedModelCheckpoint : public ::testing::Test {
     Vae v({.in_features = 5, .hidden = {4}, .latent = 2, .seed = 1});
     Optimizer o({.kind = OptimizerKind::kAdam, .amsgrad = true},
                 v.num_parameters());
-    path_ = tmp_path("damaged.llm");
+    path_ = temp_path("damaged.llm");
     save_model_checkpoint(path_, v, &o, &kSchedule);
     good_ = read_bytes(path_);
     bad_ = path_ + ".bad";
@@ -346,7 +341,7 @@ TEST_F(DamagedModelCheckpoint, ForgedSizesAreRefusedBeforeAllocation) {
 
 TEST(ModelCheckpoint, OtherKindsAndFormatsAreRefusedClearly) {
   Autoencoder a({.in_features = 4, .latent = 2});
-  const std::string p = tmp_path("kind.llm");
+  const std::string p = temp_path("kind.llm");
   save_model_checkpoint(p, a);
   std::string msg =
       error_of([&] { (void)load_model_checkpoint(p, ModelKind::kGan); });
@@ -368,7 +363,7 @@ TEST(ModelCheckpoint, OptimizerOfAnotherSizeIsRefusedOnSave) {
   Autoencoder a({.in_features = 4, .latent = 2});
   Optimizer o({}, 3);
   const std::string msg =
-      error_of([&] { save_model_checkpoint(tmp_path("x.llm"), a, &o); });
+      error_of([&] { save_model_checkpoint(temp_path("x.llm"), a, &o); });
   EXPECT_NE(msg.find("optimizer holds 3 parameters"), std::string::npos) << msg;
 }
 

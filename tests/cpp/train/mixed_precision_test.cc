@@ -21,6 +21,7 @@
 #include "losslab/train/model.h"
 #include "losslab/train/optimizer.h"
 #include "losslab/train/trainer.h"
+#include "tests/cpp/testing.h"
 
 namespace losslab::train {
 namespace {
@@ -293,7 +294,7 @@ TEST(TrainFaults, Fp16OverflowBacksOffTheScale) {
 
 class TrainCheckpointV2 : public ::testing::Test {
  protected:
-  std::string path = ::testing::TempDir() + "losslab_train_ckpt_v2.bin";
+  std::string path = testing::temp_path("ckpt_v2.bin");
   void TearDown() override { std::remove(path.c_str()); }
   std::vector<char> bytes() {
     std::ifstream f(path, std::ios::binary);
@@ -365,6 +366,7 @@ TEST_F(TrainCheckpointV2, DamagedNewFieldsAndVersionOne) {
   const Schedule sch{.kind = ScheduleKind::kStep, .step_size = 3};
   save_checkpoint(path, m, nullptr, &sc, &sch);
   const std::vector<char> good = bytes();
+  ASSERT_GT(good.size(), 24u) << "the saved checkpoint could not be read back";
   for (size_t len = 0; len < good.size(); len += 3) {
     write(std::vector<char>(good.begin(), good.begin() + len));
     EXPECT_NE(load_error(), "") << len;

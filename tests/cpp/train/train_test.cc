@@ -432,7 +432,7 @@ TEST(TrainModel, EvaluationForwardsFromThreadsMatchSerial) {
 
 class TrainCheckpoint : public ::testing::Test {
  protected:
-  std::string path = ::testing::TempDir() + "losslab_train_ckpt.bin";
+  std::string path = testing::temp_path("ckpt.bin");
   void TearDown() override { std::remove(path.c_str()); }
   std::vector<char> bytes() {
     std::ifstream f(path, std::ios::binary);
@@ -482,6 +482,7 @@ TEST_F(TrainCheckpoint, DamagedFilesGiveClearErrors) {
               m.num_parameters());
   save_checkpoint(path, m, &o);
   const std::vector<char> good = bytes();
+  ASSERT_GT(good.size(), 24u) << "the saved checkpoint could not be read back";
   // Truncation at every length reports an error, never a crash.
   for (size_t len = 0; len < good.size(); len += 7) {
     write(std::vector<char>(good.begin(), good.begin() + len));
