@@ -126,8 +126,8 @@ alignas(64) inline constexpr float kExp2Sixteenths[16] = {
 
 // exp(x) for float32 x in [-104, 0] or NaN, on full AVX-512 vectors, with a
 // 16-entry table (one VPERMPS) so that the polynomial is short:
-//   q = round(16 x / ln 2),  r = x - q ln2/16  (|r| <= ln 2 / 32; two FMAs,
-//     ln2/16 split into a 12-bit high part so that q hi is exact),
+//   q = round(16 x / ln 2),  r = x - (q/16) ln 2  (|r| <= ln 2 / 32; two
+//     FMAs, ln 2 split into a 12-bit high part so that (q/16) hi is exact),
 //   exp(x) = 2^floor(q/16) * T[q mod 16] * exp(r),
 //   T exp(r) = T + (T r)(1 + r/2 + r^2/6)      (Taylor: r^4/24 < 1e-8),
 // and 2^floor(q/16) applied by VSCALEFPS, which takes the floor itself,
@@ -135,10 +135,10 @@ alignas(64) inline constexpr float kExp2Sixteenths[16] = {
 // the low 4 bits of its index, q mod 16 here. Error: the table's rounding
 // (0.5 ulp) and the last FMA's (0.5 ulp); ExpNonPos.MaxUlpVsFloat64OnEvery-
 // Target measures it against float64 exp (bound 2 ulp; it records the max).
-// 11 instructions, against 27 for Highway's Exp with the clamp and NaN
-// selects. NaN needs no select: MAXPS returns its second operand when either
-// is NaN, so Max(lo, x) keeps x's NaN, and every later step, VSCALEFPS
-// included, propagates it.
+// 10 instructions, against 27 for Highway's Exp with the clamp and NaN
+// selects. NaN needs no select: MAXPS returns its second operand when
+// either is NaN, so Max(lo, x) keeps x's NaN, and every later step,
+// VSCALEFPS included, propagates it.
 HWY_INLINE hwy::HWY_NAMESPACE::Vec512<float> ExpNonPosAvx512(
     hwy::HWY_NAMESPACE::Vec512<float> x) {
   namespace hn = hwy::HWY_NAMESPACE;
@@ -146,22 +146,24 @@ HWY_INLINE hwy::HWY_NAMESPACE::Vec512<float> ExpNonPosAvx512(
   const hn::Full512<float> d;
   const hn::Full512<int32_t> di;
   const V xc = hn::Max(hn::Set(d, kExpLowerBound<float>), x);
-  // q = round(16 x / ln 2) by the shifter 1.5 * 2^23: the sum's low mantissa
-  // bits hold q (|q| <= 2400 < 2^22), rounded once to nearest even, so the
-  // table index is read from the sum's bits and q itself is one subtraction
-  // (no VRNDSCALEPS or conversion).
-  const V shifter = hn::Set(d, 0x1.8p+23f);
-  const V qs = hn::MulAdd(xc, hn::Set(d, 0x1.715476p+4f), shifter);  // 16/ln2
-  const V q = hn::Sub(qs, shifter);
-  V r = hn::MulAdd(q, hn::Set(d, -0x1.62ep-5f), xc);   // ln2/16, high part
-  r = hn::MulAdd(q, hn::Set(d, -0x1.0bfbe8p-19f), r);  // and the rest
+  // q/16 = round(16 x / ln 2) / 16 by the shifter 1.5 * 2^19, whose ulp is
+  // 1/16: the sum x/ln2 + shifter is rounded once, to nearest even, to a
+  // multiple of 1/16 (|q/16| <= 150 < 2^18), so its low 4 mantissa bits are
+  // q mod 16 (the table index) and q/16 itself is one subtraction, exact, on
+  // the add pipes. (A shifter of 1.5 * 2^23 on 16 x / ln 2 gives the same q
+  // but needs a multiply by 1/16 for VSCALEFPS.)
+  const V shifter = hn::Set(d, 0x1.8p+19f);
+  const V qs = hn::MulAdd(xc, hn::Set(d, 0x1.715476p+0f), shifter);  // 1/ln2
+  const V q16 = hn::Sub(qs, shifter);
+  V r = hn::MulAdd(q16, hn::Set(d, -0x1.62ep-1f), xc);   // ln 2, high part
+  r = hn::MulAdd(q16, hn::Set(d, -0x1.0bfbe8p-15f), r);  // and the rest
   const V t{_mm512_permutexvar_ps(hn::BitCast(di, qs).raw,
                                   hn::Load(d, kExp2Sixteenths).raw)};
   const V u =
       hn::MulAdd(hn::MulAdd(r, hn::Set(d, 1.0f / 6.0f), hn::Set(d, 0.5f)), r,
                  hn::Set(d, 1.0f));
   const V y = hn::MulAdd(hn::Mul(t, r), u, t);
-  return V{_mm512_scalef_ps(y.raw, hn::Mul(q, hn::Set(d, 0.0625f)).raw)};
+  return V{_mm512_scalef_ps(y.raw, q16.raw)};
 }
 #endif
 }  // namespace math_detail
