@@ -265,9 +265,13 @@ HWY_NOINLINE uint32_t RunElementwise(D d, const Fn& fn,
   // One vector of elements at offset j of the given arrays; returns the
   // (weighted) loss for the accumulator. `ap` points at this vector's
   // per-element parameters (losses with kHasAux only).
-  auto step = [&](size_t j, const T* xp, const T* yp, const T* wp, const T* gop,
-                  T* op, T* gp, T* hp, const T* ap,
-                  bool main) HWY_ATTR LOSSLAB_LAMBDA_INLINE {
+  // kStream: whether this vector is in the main loop of a call whose outputs
+  // stream (a compile-time choice, so that the loop of a call that does not
+  // stream holds plain stores and no branches on the writers' state).
+  auto step = [&]<bool kStream>(std::bool_constant<kStream>, size_t j,
+                                const T* xp, const T* yp, const T* wp,
+                                const T* gop, T* op, T* gp, T* hp,
+                                const T* ap) HWY_ATTR LOSSLAB_LAMBDA_INLINE {
     const V x = load(xp, j);
     const V y = load(yp, j);
     V l, g = zero, h = zero;
@@ -294,16 +298,16 @@ HWY_NOINLINE uint32_t RunElementwise(D d, const Fn& fn,
       if constexpr (kGrad) g = hn::Mul(g, w);
       if (want_h) h = hn::Mul(h, w);
     }
-    if (op) store(l, op, j, half_o, main && nt_o ? &sw_o : nullptr);
+    if (op) store(l, op, j, half_o, kStream && nt_o ? &sw_o : nullptr);
     if constexpr (kGrad) {
       g = hn::Mul(g, gscale);
       if (gop) g = hn::Mul(g, load(gop, j));
-      store(g, gp, j, half_g, main && nt_g ? &sw_g : nullptr);
+      store(g, gp, j, half_g, kStream && nt_g ? &sw_g : nullptr);
     }
     if (want_h) {
       h = hn::Mul(h, gscale);
       if (gop) h = hn::Mul(h, load(gop, j));
-      store(h, hp, j, half_h, main && nt_h ? &sw_h : nullptr);
+      store(h, hp, j, half_h, kStream && nt_h ? &sw_h : nullptr);
     }
     return l;
   };
@@ -319,22 +323,42 @@ HWY_NOINLINE uint32_t RunElementwise(D d, const Fn& fn,
     return static_cast<char*>(p) + i * int64_t(size);
   };
 
+  // The arrays as locals: the compiler keeps them in registers through the
+  // loop instead of reloading them from c after every store.
+  const T* const xx = c.x;
+  const T* const xy = c.y;
+  const T* const xw = c.w;
+  const T* const xgo = c.gout;
+  const T* const xa = c.aux;
+  T* const xo = c.out;
+  T* const xg = c.grad;
+  T* const xh = c.hess;
+  const bool any_stream = nt_o || nt_g || nt_h;
   for (int64_t b = b0; b < b1; ++b) {
     const int64_t i0 = b * detail::kBlock;
     const int64_t i1 = HWY_MIN(c.n, i0 + detail::kBlock);
     V acc[kL];
     for (size_t k = 0; k < nv; ++k) acc[k] = zero;
     int64_t i = i0;
-    for (; i + kL <= i1; i += kL) {
-      for (size_t k = 0; k < nv; ++k) {
-        const size_t j = size_t(i) + k * N;
-        const T* ap = nullptr;
-        if constexpr (detail::has_aux<Fn>()) {
-          ap = c.aux + int64_t(j) % c.aux_period;
-        }
-        acc[k] = hn::Add(acc[k], step(j, c.x, c.y, c.w, c.gout, c.out, c.grad,
-                                      c.hess, ap, true));
-      }
+    auto main_loop =
+        [&]<bool kStream>(std::bool_constant<kStream> st)
+            HWY_ATTR LOSSLAB_LAMBDA_INLINE {
+              for (; i + kL <= i1; i += kL) {
+                for (size_t k = 0; k < nv; ++k) {
+                  const size_t j = size_t(i) + k * N;
+                  const T* ap = nullptr;
+                  if constexpr (detail::has_aux<Fn>()) {
+                    ap = xa + int64_t(j) % c.aux_period;
+                  }
+                  acc[k] = hn::Add(
+                      acc[k], step(st, j, xx, xy, xw, xgo, xo, xg, xh, ap));
+                }
+              }
+            };
+    if (any_stream) {
+      main_loop(std::true_type());
+    } else {
+      main_loop(std::false_type());
     }
     if (i < i1) {
       // Tail: run the same vectors on padded copies (in the storage format),
@@ -368,10 +392,9 @@ HWY_NOINLINE uint32_t RunElementwise(D d, const Fn& fn,
       for (size_t k = 0; k < nv; ++k) {
         const size_t off = k * N;
         const M m = hn::FirstN(d, r > off ? r - off : 0);
-        const V l =
-            step(off, xb, yb, c.w ? wb : nullptr, c.gout ? gob : nullptr,
-                 c.out ? ob : nullptr, kGrad ? gb : nullptr,
-                 c.hess ? hb : nullptr, ab + off, false);
+        const V l = step(std::false_type(), off, xb, yb, c.w ? wb : nullptr,
+                         c.gout ? gob : nullptr, c.out ? ob : nullptr,
+                         kGrad ? gb : nullptr, c.hess ? hb : nullptr, ab + off);
         acc[k] = hn::Add(acc[k], hn::IfThenElseZero(m, l));
       }
       if (c.out) std::memcpy(at_mut(c.out, i, so), ob, r * so);
@@ -382,7 +405,7 @@ HWY_NOINLINE uint32_t RunElementwise(D d, const Fn& fn,
     for (size_t k = 0; k < nv; ++k) hn::Store(acc[k], d, lanes + k * N);
     partials[b] = detail::combine_lanes(lanes);
   }
-  if (nt_o || nt_g || nt_h) {
+  if (any_stream) {
     sw_o.Finish();
     sw_g.Finish();
     sw_h.Finish();
