@@ -585,8 +585,18 @@ struct SigmoidFocalV {
   using T = hn::TFromD<D>;
   T alpha, gamma;
   int n;  // integer gamma (1..8) or 0; see ref::SigmoidFocal
+  // The affine maps of y below, as vectors built once: the per-vector code
+  // would otherwise rebuild them (scalar math and broadcasts) every vector.
+  V kg1, kg0;  // gamma (1 - 2y) = kg1 y + kg0
+  V at1, at0;  // a_t = at1 y + at0
   SigmoidFocalV(double a, double gm)
-      : alpha(T(a)), gamma(T(gm)), n(detail::ref::focal_integer_gamma(gm)) {}
+      : alpha(T(a)),
+        gamma(T(gm)),
+        n(detail::ref::focal_integer_gamma(gm)),
+        kg1(hn::Set(D(), T(-2) * T(gm))),
+        kg0(hn::Set(D(), T(gm))),
+        at1(hn::Set(D(), T(2) * T(a) - T(1))),
+        at0(hn::Set(D(), T(1) - T(a))) {}
   HWY_INLINE void operator()(D d, V x, V y, V& l, V& g, V& h,
                              bool want_h) const {
     const V zero = hn::Zero(d), one = hn::Set(d, 1);
@@ -604,7 +614,7 @@ struct SigmoidFocalV {
       for (int k = 2; k < n; ++k) pw = hn::Mul(pw, m);
       const V mg = n > 1 ? hn::Mul(pw, m) : m;
       l = hn::Mul(ce, mg);
-      const V kg = hn::MulAdd(y, hn::Set(d, T(-2) * gamma), hn::Set(d, gamma));
+      const V kg = hn::MulAdd(y, kg1, kg0);
       g = hn::MulAdd(g, mg,
                      hn::Mul(hn::Mul(hn::Mul(ce, hn::Mul(s, sn)), kg), pw));
     } else if (gamma != T(0)) {
@@ -626,8 +636,7 @@ struct SigmoidFocalV {
                   hn::Mul(hn::Mul(hn::Mul(ce, hn::Mul(r, k)), mg), vg));
     }
     if (alpha >= T(0)) {
-      const V at = hn::MulAdd(y, hn::Set(d, T(2) * alpha - T(1)),
-                              hn::Set(d, T(1) - alpha));
+      const V at = hn::MulAdd(y, at1, at0);
       l = hn::Mul(l, at);
       g = hn::Mul(g, at);
     }

@@ -208,9 +208,13 @@ HWY_INLINE void StoreF32AsHalf(D d, hn::Vec<D> v, uint16_t* HWY_RESTRICT p) {
 // the loss math is the float32 path's, operation for operation, so a half
 // call gives bitwise the float32 result on the widened values.
 template <class D, class Fn, bool kGrad, int kHalf>
-HWY_NOINLINE uint32_t RunElementwise(D d, const Fn& fn,
+HWY_NOINLINE uint32_t RunElementwise(D d, const Fn& fn_in,
                                      const detail::ElemCall<hn::TFromD<D>>& c,
                                      int64_t b0, int64_t b1, double* partials) {
+  // A local copy: the loss's parameters (float members such as focal's alpha
+  // and gamma) could alias the float outputs through the reference, so the
+  // compiler would reload them and rebuild their vectors after every store.
+  const Fn fn = fn_in;
   using T = hn::TFromD<D>;
   using V = hn::Vec<D>;
   using M = hn::Mask<D>;
