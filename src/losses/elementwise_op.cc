@@ -112,9 +112,12 @@ template <class T>
             fn + ": " + std::string(s.input_arg) +
             " must be probabilities in [0, 1]; got " + value_str(double(x[i])) +
             " at index " + index_str(i, shape) +
-            "; if these are logits (raw scores), use "
-            "binary_cross_entropy_with_logits, which is also numerically "
-            "stable");
+            "; if these are logits (raw scores), use " +
+            (std::string_view(s.input_arg) == "recon"
+                 ? std::string(fn == "vae_loss" ? "recon_kind" : "kind") +
+                       "='bce_with_logits'"
+                 : std::string("binary_cross_entropy_with_logits")) +
+            ", which is also numerically stable");
       }
     }
   }
@@ -123,8 +126,8 @@ template <class T>
     for (int64_t i = 0; i < n; ++i) {
       if (!(y[i] == T(1) || y[i] == T(-1) || y[i] == T(0))) {
         throw_value_error(
-            fn +
-            ": target must hold labels in {-1, 1} ({0, 1} is also "
+            fn + ": " + std::string(s.target_arg) +
+            " must hold labels in {-1, 1} ({0, 1} is also "
             "accepted, 0 read as -1); got " +
             value_str(double(y[i])) + " at index " +
             index_str(i, s.target->shape) +
@@ -162,8 +165,8 @@ template <class T>
   if (flags & kFlagTargetDomain) {
     for (int64_t i = 0; i < n; ++i) {
       if (y[i] < T(0) || y[i] > T(1)) {
-        throw_value_error(fn +
-                          ": target must lie in [0, 1] (a 0/1 label or a soft "
+        throw_value_error(fn + ": " + std::string(s.target_arg) +
+                          " must lie in [0, 1] (a 0/1 label or a soft "
                           "probability); got " +
                           value_str(double(y[i])) + " at index " +
                           index_str(i, s.target->shape) +

@@ -577,7 +577,25 @@ def test_generative_bce_recon_domain_error_is_prefixed(fn):
     recon = np.full((N, C), 0.5)
     recon[0, 0] = 1.5
     x = np.full((N, C), 0.5)
-    with pytest.raises(ValueError, match=rf"^{fn}: .*probabilities in \[0, 1\]; got 1.5"):
+    kind = "kind" if fn == "reconstruction_loss" else "recon_kind"
+    with pytest.raises(ValueError, match=rf"^{fn}: .*probabilities in \[0, 1\]; got 1.5") as e:
+        if fn == "reconstruction_loss":
+            losslab.reconstruction_loss(recon, x, kind="bce")
+        else:
+            mu = np.zeros((N, 3))
+            losslab.vae_loss(recon, x, mu, mu, recon_kind="bce")
+    # The fix named is this function's own option, not another function.
+    assert f"use {kind}='bce_with_logits'" in str(e.value)
+
+
+@pytest.mark.parametrize("fn", ["reconstruction_loss", "vae_loss"])
+def test_generative_bce_x_outside_unit_names_x(fn):
+    """A data value x outside [0, 1] with kind='bce' is reported as x, the
+    argument's name, not as the inner loss's 'target'."""
+    recon = np.full((N, C), 0.5)
+    x = np.full((N, C), 0.5)
+    x[1, 2] = 2.0
+    with pytest.raises(ValueError, match=rf"^{fn}: x must lie in \[0, 1\].*got 2 at index \(1, 2\)"):
         if fn == "reconstruction_loss":
             losslab.reconstruction_loss(recon, x, kind="bce")
         else:
