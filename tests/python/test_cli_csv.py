@@ -48,6 +48,16 @@ def test_header_quotes_bom_and_missing(tmp_path):
     assert t.numeric("id").dtype == np.float64
 
 
+def test_underscore_digit_groups_are_text(tmp_path):
+    # Oracle: pandas.read_csv and R's read.csv read "1_000" as a string;
+    # Python's float() alone accepts it.
+    t = read_csv(write(tmp_path, "u.csv", "a,b\n1_000,1\n2,2_0\n3,3\n"))
+    assert t.numeric("a") is None
+    assert t.numeric("b") is None
+    t = read_csv(write(tmp_path, "v.csv", "a;b\n1_0,5;1\n2;2\n"))
+    assert t.numeric("a") is None
+
+
 def test_semicolon_separator_and_decimal_comma(tmp_path):
     text = 'a;b;c\n1,5;x;"3"\n2;y, z;4\n'
     t = read_csv(write(tmp_path, "s.csv", text))

@@ -81,6 +81,10 @@ class Table:
 
 
 def _to_float(values, decimal_comma: bool):
+    # Python's float (which numpy uses for strings) reads "1_000" as 1000, a
+    # source-code spelling; in a data file it is text (pandas and R agree).
+    if any("_" in v for v in values if v is not None):
+        return None
     filled = ["nan" if v is None else v for v in values]
     try:
         arr = np.asarray(filled, dtype=np.float64) if filled else np.zeros(0)
