@@ -478,3 +478,17 @@ def test_python_dash_m_subprocess(bad_files, tmp_path):
                          capture_output=True, text=True, env=env, timeout=60, cwd=tmp_path)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert bad.stderr.strip().count("\n") == 0 and "available columns: y, name, const" in bad.stderr
+
+
+def test_train_on_too_few_rows_per_class_is_a_cli_hint(capsys, tmp_path):
+    """Two rows of two classes: the stratified split has no test row. The
+    command says so with the fix (not the engine's 'validation x is empty')."""
+    p = tmp_path / "two.csv"
+    p.write_text("x,y\n1,2\n3,4\n")
+    code, _, err = run(capsys, "train", str(p), "--target", "y", "--out-dir", str(tmp_path / "o"))
+    assert code != 0
+    assert "leave the test split empty" in err and "add rows" in err
+    assert "validation x" not in err
+    # The split itself: every class keeps one row on each side once it has 2.
+    tr, te = cli_data.train_test_indices(4, 0.2, 0, np.array([0, 0, 1, 1]))
+    assert sorted(np.concatenate([tr, te]).tolist()) == [0, 1, 2, 3] and te.size == 2

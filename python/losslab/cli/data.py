@@ -640,6 +640,15 @@ def train_test_indices(n: int, test_fraction: float, seed: int, stratify=None):
         test.append(g[:k])
     test = np.sort(np.concatenate(test))
     train = np.setdiff1d(np.arange(n), test)
+    if test.size == 0 or train.size == 0:
+        # Only a stratified split gets here: each class is split on its own,
+        # and a class of one row goes wholly to one side.
+        side = "test" if test.size == 0 else "train"
+        smallest = min(g.size for g in groups)
+        raise CliError(
+            f"{n} rows in {len(groups)} classes (the smallest has {smallest} row(s)) leave the {side} split "
+            f"empty at a test share of {test_fraction:g}: the split is stratified, so each class needs at "
+            "least 2 rows to give one to each side; add rows")
     return train, test
 
 
