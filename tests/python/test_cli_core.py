@@ -252,7 +252,8 @@ def _check_schema(d, task, n_losses, folds):
     # Keys added after the first schema (what was done to the data).
     assert isinstance(d["missing"], dict) and isinstance(d["notes"], list)
     assert d["standardize_target"] is (True if task == "regression" else None)
-    assert set(d) == set(top) | {"n_classes", "classes", "missing", "notes", "standardize_target"}
+    assert isinstance(d["metric_targets"], dict) and set(d["metric_targets"]) <= set(d["metrics"])
+    assert set(d) == set(top) | {"n_classes", "classes", "missing", "notes", "standardize_target", "metric_targets"}
     assert d["task"] == task and d["folds"] == folds and len(d["losses"]) == n_losses
     assert set(d["higher_is_better"]) == set(d["metrics"])
     keys = {"spec", "label", "loss", "options", "metrics", "epochs_to_converge", "time_s", "best", "curves", "oof"}
@@ -276,7 +277,8 @@ def test_compare_regression_table_json_and_metrics(capsys, tmp_path):
     assert code == 0
     d = json.loads(out)
     _check_schema(d, "regression", 4, 2)
-    assert d["metrics"] == ["rmse", "mae", "r2"] and d["n_classes"] is None
+    # quantile:0.9 among the losses adds its pinball loss and coverage.
+    assert d["metrics"] == ["rmse", "mae", "r2", "pinball@0.9", "coverage@0.9"] and d["n_classes"] is None
     assert [e["label"] for e in d["losses"]] == ["mse", "mae", "huber(δ=1)", "quantile(q=0.9)"]
     # Oracle: NumPy metrics per fold from the out-of-fold predictions and the same folds.
     folds = cli_data.kfold_indices(d["n_samples"], 2, 0, None)
@@ -285,10 +287,15 @@ def test_compare_regression_table_json_and_metrics(capsys, tmp_path):
         for k, (_, te) in enumerate(folds):
             assert e["metrics"]["rmse"]["folds"][k] == pytest.approx(np.sqrt(np.mean((yp[te] - yt[te]) ** 2)), rel=1e-9)
             assert e["metrics"]["mae"]["folds"][k] == pytest.approx(np.mean(np.abs(yp[te] - yt[te])), rel=1e-9)
+            r = yt[te] - yp[te]
+            assert e["metrics"]["pinball@0.9"]["folds"][k] == pytest.approx(
+                np.mean(np.maximum(0.9 * r, -0.1 * r)), rel=1e-6)
+            assert e["metrics"]["coverage@0.9"]["folds"][k] == np.mean(yt[te] <= yp[te])
     assert json.loads((tmp_path / "compare.json").read_text())["losses"][0]["spec"] == "mse"
     code, out, _ = run(capsys, *args)
     header, rows = parse_table(out)
-    assert header == ["loss", "rmse", "mae", "r2", "epochs", "time_s"] and len(rows) == 4
+    assert header == ["loss", "rmse", "mae", "r2", "pinball@0.9", "coverage@0.9", "epochs", "time_s"]
+    assert len(rows) == 4
     for m in ("rmse", "mae", "r2"):
         assert sum(r[m].endswith("*") for r in rows) >= 1
         assert all(re.match(r"^-?[\d.]+ ± [\d.]+( \*)?$", r[m]) for r in rows)

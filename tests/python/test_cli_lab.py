@@ -487,3 +487,52 @@ def test_verify_verdict_uses_the_asymmetric_cost():
         assert got[s] == pytest.approx(cost(p), rel=1e-9)
     # Predicting high by 0.5 costs 0.5 per row; exact predictions cost 0; so mse wins here.
     assert v["agrees"] is False and v["verdict"].startswith("disagrees: mse")
+
+
+def test_compare_with_a_quantile_loss_reports_pinball_and_coverage(tmp_path):
+    """compare with quantile:0.9 adds pinball@0.9 (lower is better) and
+    coverage@0.9 (closest to 0.9 is best) for every loss. Oracle: NumPy on
+    each fold's out-of-fold predictions, pinball(q) = mean(q (y - p)+ +
+    (1 - q)(p - y)+) and coverage = mean(y <= p), averaged over the folds."""
+    from losslab.cli.compare import run_compare
+    from losslab.cli.data import kfold_indices, subsample_indices
+    from losslab.cli.report import write_compare_report
+
+    ds = load_bundled("ames")
+    ds = ds.subset(subsample_indices(ds.n_samples, 300, 0, None))
+    result = run_compare(ds, ["mse", "quantile:0.9"], folds=2, epochs=30, model="linear", lr=1e-2,
+                         progress=False)
+    assert result["metrics"] == ["rmse", "mae", "r2", "pinball@0.9", "coverage@0.9"]
+    assert result["higher_is_better"]["pinball@0.9"] is False
+    assert result["higher_is_better"]["coverage@0.9"] is None
+    assert result["metric_targets"] == {"coverage@0.9": 0.9}
+    splits = kfold_indices(ds.n_samples, 2, 0, None)
+    cover = {}
+    for e in result["losses"]:
+        yt = np.asarray(e["oof"]["y_true"])
+        yp = np.asarray(e["oof"]["y_pred"])
+        pin, cov = [], []
+        for _, te in splits:
+            d = yt[te] - yp[te]
+            pin.append(np.mean(np.maximum(0.9 * d, (0.9 - 1) * d)))
+            cov.append(np.mean(yt[te] <= yp[te]))
+        assert e["metrics"]["pinball@0.9"]["mean"] == pytest.approx(np.mean(pin), rel=1e-6)
+        assert e["metrics"]["coverage@0.9"]["mean"] == pytest.approx(np.mean(cov), abs=1e-12)
+        cover[e["spec"]] = np.mean(cov)
+    # The quantile model covers more than the mean model; "best" is the
+    # coverage closest to 0.9.
+    assert cover["quantile:0.9"] > cover["mse"]
+    closest = min(cover, key=lambda s: abs(cover[s] - 0.9))
+    assert [e["spec"] for e in result["losses"] if "coverage@0.9" in e["best"]] == [closest]
+    html = write_compare_report(result, tmp_path / "rep").read_text()
+    assert "coverage@0.9 → 0.9" in html and "pinball@0.9 ↓" in html
+
+
+def test_train_with_a_quantile_loss_reports_pinball_and_coverage(tmp_path, capsys):
+    code = main(["train", "--dataset", "ames", "--max-rows", "300", "--loss", "quantile:0.8", "--epochs", "2",
+                 "--model", "linear", "--out-dir", str(tmp_path / "t"), "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0
+    test = out["metrics"]["test"]
+    assert set(test) == {"rmse", "mae", "r2", "pinball@0.8", "coverage@0.8"}
+    assert 0.0 <= test["coverage@0.8"] <= 1.0 and test["pinball@0.8"] > 0

@@ -29,7 +29,15 @@ from .data import add_data_arguments, load_dataset, train_test_indices
 from .errors import CliError
 from .losses import parse_loss_spec
 from .output import Progress, emit_json, print_table, to_jsonable
-from .training import OPTIMIZERS, evaluate, fit_model, metric_names, parse_model_spec, predict_outputs
+from .training import (
+    OPTIMIZERS,
+    evaluate,
+    fit_model,
+    metric_names,
+    parse_model_spec,
+    predict_outputs,
+    quantile_levels,
+)
 
 # Loss parameters accepted as flags (--delta 1 is huber:delta=1).
 LOSS_FLAGS = ("delta", "beta", "quantile", "pos_weight", "gamma", "alpha", "label_smoothing", "margin")
@@ -104,10 +112,11 @@ def run(args) -> int:
             progress=bar,
             standardize_target=args.standardize_target,
         )
-    metrics = metric_names(ds.task)
+    quantiles = quantile_levels([spec]) if ds.task == "regression" else []
+    metrics = metric_names(ds.task, quantiles)
     scores = {
-        "train": evaluate(ds.task, ds.y[tr], predict_outputs(res, ds.X[tr], ds.task, spec)),
-        "test": evaluate(ds.task, ds.y[te], predict_outputs(res, ds.X[te], ds.task, spec)),
+        "train": evaluate(ds.task, ds.y[tr], predict_outputs(res, ds.X[tr], ds.task, spec), quantiles),
+        "test": evaluate(ds.task, ds.y[te], predict_outputs(res, ds.X[te], ds.task, spec), quantiles),
     }
     files = _save(out_dir, ds, spec, res, args, hidden, scores, len(tr), len(te))
     summary = {

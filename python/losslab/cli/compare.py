@@ -23,12 +23,14 @@ from .errors import CliError
 from .losses import LossSpec, parse_loss_spec
 from .output import Progress
 from .training import (
-    HIGHER_IS_BETTER,
     evaluate,
     fit_model,
+    higher_is_better,
     metric_names,
+    metric_target,
     parse_model_spec,
     predict_outputs,
+    quantile_levels,
 )
 
 __all__ = ["run_compare", "best_metrics"]
@@ -42,18 +44,26 @@ def _mean_std(values) -> dict:
 
 
 def best_metrics(losses: list, metrics: list) -> None:
-    """Sets each loss's "best": the metrics where its mean is the best
-    (ties all count; NaN never wins)."""
+    """Sets each loss's "best": the metrics where its mean is the best:
+    highest, lowest, or closest to the metric's target (coverage@q: q).
+    Ties all count; NaN never wins."""
     for entry in losses:
         entry["best"] = []
     for m in metrics:
         means = [e["metrics"][m]["mean"] for e in losses]
-        finite = [x for x in means if x is not None and math.isfinite(x)]
+        ideal = metric_target(m)
+
+        def badness(x):
+            if ideal is not None:
+                return abs(x - ideal)
+            return -x if higher_is_better(m) else x
+
+        finite = [badness(x) for x in means if x is not None and math.isfinite(x)]
         if not finite:
             continue
-        target = max(finite) if HIGHER_IS_BETTER[m] else min(finite)
+        target = min(finite)
         for e, x in zip(losses, means):
-            if x is not None and math.isfinite(x) and x == target:
+            if x is not None and math.isfinite(x) and badness(x) == target:
                 e["best"].append(m)
 
 
@@ -82,7 +92,8 @@ def run_compare(
         raise CliError("--losses is empty; give e.g. --losses mse,mae,huber")
     stratify = ds.y if ds.task != "regression" else None
     splits = kfold_indices(ds.n_samples, int(folds), int(seed), stratify)
-    metrics = metric_names(ds.task)
+    quantiles = quantile_levels(parsed) if ds.task == "regression" else []
+    metrics = metric_names(ds.task, quantiles)
     result = {
         "dataset": ds.name,
         "target": ds.target,
@@ -97,7 +108,7 @@ def run_compare(
         "lr": float(lr),
         "seed": int(seed),
         "metrics": metrics,
-        "higher_is_better": {m: HIGHER_IS_BETTER[m] for m in metrics},
+        "higher_is_better": {m: higher_is_better(m) for m in metrics},
         "losses": [],
         "interrupted": False,
         "classes": ds.classes,
@@ -106,6 +117,9 @@ def run_compare(
         "missing": {str(k): int(v) for k, v in (ds.missing or {}).items()},
         "notes": list(ds.notes or []),
         "standardize_target": bool(standardize_target) if ds.task == "regression" else None,
+        # Metrics best when closest to a value (coverage@q: q); their
+        # higher_is_better is null.
+        "metric_targets": {m: metric_target(m) for m in metrics if metric_target(m) is not None},
     }
     if isinstance(progress, bool) or progress is None:
         bar = Progress(len(parsed) * len(splits) * int(epochs), desc="compare", enabled=None if progress else False)
@@ -115,7 +129,8 @@ def run_compare(
         with bar:
             for spec in parsed:
                 result["losses"].append(
-                    _run_one(ds, spec, splits, metrics, hidden, optimizer, lr, epochs, batch_size, seed, standardize_target, bar)
+                    _run_one(ds, spec, splits, metrics, quantiles, hidden, optimizer, lr, epochs, batch_size, seed,
+                             standardize_target, bar)
                 )
     except KeyboardInterrupt:
         result["interrupted"] = True
@@ -123,7 +138,8 @@ def run_compare(
     return result
 
 
-def _run_one(ds, spec, splits, metrics, hidden, optimizer, lr, epochs, batch_size, seed, standardize_target, bar):
+def _run_one(ds, spec, splits, metrics, quantiles, hidden, optimizer, lr, epochs, batch_size, seed, standardize_target,
+             bar):
     n = ds.n_samples
     fold_metrics = {m: [] for m in metrics}
     conv, times, curves = [], [], []
@@ -151,7 +167,7 @@ def _run_one(ds, spec, splits, metrics, hidden, optimizer, lr, epochs, batch_siz
         if res.interrupted:
             raise KeyboardInterrupt
         out = predict_outputs(res, ds.X[te], ds.task, spec)
-        for m, v in evaluate(ds.task, ds.y[te], out).items():
+        for m, v in evaluate(ds.task, ds.y[te], out, quantiles).items():
             fold_metrics[m].append(v)
         conv.append(res.converged_epoch)
         times.append(res.time_s)

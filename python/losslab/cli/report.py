@@ -140,8 +140,15 @@ def _summary(result: dict) -> str:
 def _table(result: dict) -> str:
     metrics = list(result.get("metrics") or [])
     hib = result.get("higher_is_better") or {}
+    targets = result.get("metric_targets") or {}
+
+    def arrow(m):
+        if m in targets:
+            return f"→ {targets[m]:g}"
+        return "↑" if hib.get(m) else "↓"
+
     head = "<tr><th>loss</th>" + "".join(
-        f"<th>{html.escape(m)} {'↑' if hib.get(m) else '↓'}</th>" for m in metrics
+        f"<th>{html.escape(m)} {html.escape(arrow(m))}</th>" for m in metrics
     ) + "<th>epochs to converge</th><th>time (s)</th></tr>"
     body = []
     for entry in result.get("losses") or []:
@@ -159,7 +166,8 @@ def _table(result: dict) -> str:
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (f"<table>{head}{''.join(body)}</table>"
             "<p class=note>mean ± standard deviation over the folds; ★ = best mean for the metric "
-            "(↑ higher is better, ↓ lower is better). Epochs to converge: first epoch whose validation "
+            "(↑ higher is better, ↓ lower is better, → q closest to q is best; coverage@q is the share of "
+            "targets at or below the prediction). Epochs to converge: first epoch whose validation "
             "loss is within 1 % of its best.</p>")
 
 

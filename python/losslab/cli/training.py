@@ -32,6 +32,9 @@ __all__ = [
     "predict_outputs",
     "evaluate",
     "metric_names",
+    "quantile_levels",
+    "metric_target",
+    "higher_is_better",
     "HIGHER_IS_BETTER",
     "converged_epoch",
     "OPTIMIZERS",
@@ -53,13 +56,42 @@ HIGHER_IS_BETTER = {
 }
 
 
-def metric_names(task: str) -> list:
-    """The metrics reported for a task, in table order."""
-    return {
+def metric_names(task: str, quantiles=()) -> list:
+    """The metrics reported for a task, in table order. Regression with
+    quantile levels (from quantile losses among those run) adds, for each q,
+    the pinball loss at q and the coverage (share of targets at or below the
+    prediction, whose ideal is q)."""
+    names = {
         "regression": ["rmse", "mae", "r2"],
         "binary": ["accuracy", "precision", "recall", "f1", "pr_auc", "roc_auc"],
         "multiclass": ["accuracy", "macro_f1"],
     }[task]
+    if task == "regression":
+        for q in quantiles:
+            names = names + [f"pinball@{q:g}", f"coverage@{q:g}"]
+    return names
+
+
+def quantile_levels(specs) -> list:
+    """The distinct quantile levels of the quantile losses among specs, in
+    increasing order."""
+    return sorted({float(s.options["quantile"]) for s in specs if s.name == "quantile_loss"})
+
+
+def metric_target(name: str):
+    """The ideal value of a metric that is best when closest to a target
+    (coverage@q: q), else None."""
+    return float(name.split("@", 1)[1]) if name.startswith("coverage@") else None
+
+
+def higher_is_better(name: str):
+    """True / False, or None for a metric judged by its distance to
+    metric_target(name)."""
+    if name.startswith("pinball@"):
+        return False
+    if name.startswith("coverage@"):
+        return None
+    return HIGHER_IS_BETTER[name]
 
 
 def parse_model_spec(text: str) -> list:
@@ -331,11 +363,13 @@ def predict_outputs(result: TrainResult, X, task: str, spec: LossSpec) -> dict:
     return {"y_pred": labels, "proba": proba, "score": None}
 
 
-def evaluate(task: str, y_true, out: dict) -> dict:
-    """Test metrics with losslab.metrics: regression rmse, mae, r2;
-    binary accuracy, precision, recall, f1 (threshold: label 1 when the
-    logit > 0, i.e. p > 0.5), pr_auc (average precision) and roc_auc of the
-    score; multiclass accuracy and macro_f1. An undefined value is NaN."""
+def evaluate(task: str, y_true, out: dict, quantiles=()) -> dict:
+    """Test metrics with losslab.metrics: regression rmse, mae, r2 (and
+    pinball@q, coverage@q for each quantile level q: losslab.quantile_loss
+    and the share of y <= prediction); binary accuracy, precision, recall,
+    f1 (threshold: label 1 when the logit > 0, i.e. p > 0.5), pr_auc
+    (average precision) and roc_auc of the score; multiclass accuracy and
+    macro_f1. An undefined value is NaN."""
     import losslab
 
     y_true = np.asarray(y_true)
@@ -345,10 +379,13 @@ def evaluate(task: str, y_true, out: dict) -> dict:
         yt = y_true.astype(np.float64)
         yp = np.asarray(pred, dtype=np.float64)
         if not np.all(np.isfinite(yp)):
-            return {m: float("nan") for m in metric_names(task)}
+            return {m: float("nan") for m in metric_names(task, quantiles)}
         res["rmse"] = float(losslab.rmse(yp, yt))
         res["mae"] = float(losslab.mae(yp, yt))
         res["r2"] = float(losslab.r2_score(yp, yt)) if yt.size > 1 else float("nan")
+        for q in quantiles:
+            res[f"pinball@{q:g}"] = float(losslab.quantile_loss(yp, yt, quantile=q))
+            res[f"coverage@{q:g}"] = float(np.mean(yt <= yp))
         return res
     yt = y_true.astype(np.int64)
     yp = pred.astype(np.int64)
