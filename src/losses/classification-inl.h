@@ -334,29 +334,6 @@ HWY_BEFORE_NAMESPACE();
 namespace losslab::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// 1 / a for a in [1, 2] (a = 1 + exp(-|x|)). Full float32 AVX-512 vectors
-// refine VRCP14PS (relative error < 2^-14) by one Newton step,
-//   r' = r + r (1 - a r),  error ~ err^2 + rounding,
-// within 1 ulp of the division (Reciprocal1To2.MaxUlpVsDivision) and 3
-// instructions where VDIVPS on a 512-bit vector costs as many cycles as the
-// rest of the BCE element together; other targets divide.
-template <class D, class V>
-HWY_INLINE V Reciprocal1To2(D d, V a) {
-#if HWY_TARGET <= HWY_AVX3
-  if constexpr (std::is_same_v<V, hn::Vec512<float>>) {
-    const V r = hn::ApproximateReciprocal(a);
-    return hn::MulAdd(r, hn::NegMulAdd(a, r, hn::Set(d, 1.0f)), r);
-  }
-#endif
-  return hn::Div(hn::Set(d, 1), a);
-}
-
-// -|x|: one OR of the sign bit (Neg(Abs(x)) is an AND and an XOR).
-template <class D, class V>
-HWY_INLINE V NegAbs(D d, V x) {
-  return hn::Or(x, hn::Set(d, hn::TFromD<D>(-0.0)));
-}
-
 // As ref::sigmoid_pair.
 template <class D, class V>
 HWY_INLINE void SigmoidPair(D d, V x, V e, V& s, V& sn) {

@@ -225,6 +225,11 @@ void log1p_unit_f32(const float* e, float* out, int64_t n);
 // accuracy tests of the vector exp (out[i] = exp(x[i])).
 void exp_nonpos_f32(const float* x, float* out, int64_t n);
 
+// 1 / a for a in [1, 2] through the kernels' Reciprocal1To2 (math-inl.h) on
+// the current SIMD target, or the division under the scalar reference: for
+// the accuracy test of the refined VRCP14PS.
+void reciprocal_1to2_f32(const float* a, float* out, int64_t n);
+
 // Runs blocks [b0, b1) of `call`; writes partials[b] and returns flags.
 // Defined per SIMD target (elementwise_kernels.cc) and as the scalar twin.
 uint32_t elementwise_blocks_f32(const ElemCall<float>& call, int64_t b0,

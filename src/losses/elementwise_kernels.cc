@@ -94,7 +94,8 @@ void HalfNarrowF16(const float* HWY_RESTRICT src, uint16_t* HWY_RESTRICT dst,
 }
 
 // out[i] = f(in[i]) with full vectors of d, then one lane at a time: the
-// test hooks of the vector math (log1p_unit_f32, exp_nonpos_f32).
+// test hooks of the vector math (log1p_unit_f32, exp_nonpos_f32,
+// reciprocal_1to2_f32).
 template <class D, class Fn>
 void MapF32(D d, const float* HWY_RESTRICT in, float* HWY_RESTRICT out,
             int64_t n, const Fn& f) {
@@ -117,6 +118,12 @@ void ExpNonPosF32(const float* HWY_RESTRICT x, float* HWY_RESTRICT out,
          [](auto d, auto v) HWY_ATTR { return ExpNonPos(d, v); });
 }
 
+void Reciprocal1To2F32(const float* HWY_RESTRICT a, float* HWY_RESTRICT out,
+                       int64_t n) {
+  MapF32(hn::ScalableTag<float>(), a, out, n,
+         [](auto d, auto v) HWY_ATTR { return Reciprocal1To2(d, v); });
+}
+
 }  // namespace losslab::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -133,12 +140,21 @@ HWY_EXPORT(HalfNarrowBf16);
 HWY_EXPORT(HalfNarrowF16);
 HWY_EXPORT(Log1pUnitF32);
 HWY_EXPORT(ExpNonPosF32);
+HWY_EXPORT(Reciprocal1To2F32);
 
 void log1p_unit_f32(const float* e, float* out, int64_t n) {
   if (use_scalar_reference()) {
     for (int64_t i = 0; i < n; ++i) out[i] = log1p_unit(e[i]);
   } else {
     HWY_DYNAMIC_DISPATCH(Log1pUnitF32)(e, out, n);
+  }
+}
+
+void reciprocal_1to2_f32(const float* a, float* out, int64_t n) {
+  if (use_scalar_reference()) {
+    for (int64_t i = 0; i < n; ++i) out[i] = 1.0f / a[i];
+  } else {
+    HWY_DYNAMIC_DISPATCH(Reciprocal1To2F32)(a, out, n);
   }
 }
 

@@ -98,8 +98,8 @@ void emb_axpy(T* y, T s, const T* x, int64_t d) {
 #include <cstring>
 
 #include "hwy/contrib/math/math-inl.h"
-#include "src/losses/math-inl.h"
 #include "hwy/highway.h"
+#include "src/losses/math-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace losslab::HWY_NAMESPACE {

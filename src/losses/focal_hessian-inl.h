@@ -81,8 +81,8 @@ void focal_hess(const FocalHessCall<T>& c, int64_t i0, int64_t i1) {
 #endif
 
 #include "hwy/contrib/math/math-inl.h"
-#include "src/losses/math-inl.h"
 #include "hwy/highway.h"
+#include "src/losses/math-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace losslab::HWY_NAMESPACE {

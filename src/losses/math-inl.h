@@ -191,6 +191,32 @@ HWY_INLINE V ExpNonPos(D d, V x) {
   return hn::IfThenElse(nan, x, y);
 }
 
+// 1 / a for a in [1, 2] (a = 1 + exp(-|x|)). Full float32 AVX-512 vectors
+// refine VRCP14PS (relative error < 2^-14) by one Newton step,
+//   r' = r + r (1 - a r),  error ~ err^2 + rounding,
+// within 1 ulp of the division (Reciprocal1To2.MaxUlpVsDivisionOnEveryTarget,
+// through the reciprocal_1to2_f32 hook) and 3 instructions where VDIVPS on a
+// 512-bit vector costs as many cycles as the rest of the BCE element
+// together; other targets divide.
+template <class D, class V>
+HWY_INLINE V Reciprocal1To2(D d, V a) {
+  namespace hn = hwy::HWY_NAMESPACE;
+#if HWY_TARGET <= HWY_AVX3
+  if constexpr (std::is_same_v<V, hn::Vec512<float>>) {
+    const V r = hn::ApproximateReciprocal(a);
+    return hn::MulAdd(r, hn::NegMulAdd(a, r, hn::Set(d, 1.0f)), r);
+  }
+#endif
+  return hn::Div(hn::Set(d, 1), a);
+}
+
+// -|x|: one OR of the sign bit (Neg(Abs(x)) is an AND and an XOR).
+template <class D, class V>
+HWY_INLINE V NegAbs(D d, V x) {
+  namespace hn = hwy::HWY_NAMESPACE;
+  return hn::Or(x, hn::Set(d, hn::TFromD<D>(-0.0)));
+}
+
 // log1p(e) for e in [0, 1] (or NaN): detail::log1p_unit's polynomial in
 // float32, Highway's Log1p in float64. See kLog1pUnitCoef.
 template <class D, class V>

@@ -218,8 +218,8 @@ struct PoissonNll {
 #endif
 
 #include "hwy/contrib/math/math-inl.h"
-#include "src/losses/math-inl.h"
 #include "hwy/highway.h"
+#include "src/losses/math-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace losslab::HWY_NAMESPACE {

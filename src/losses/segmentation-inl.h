@@ -138,8 +138,8 @@ void seg_backward(const SegBwdCall<T>& c, int64_t b0, int64_t b1) {
 #include <cstring>
 
 #include "hwy/contrib/math/math-inl.h"
-#include "src/losses/math-inl.h"
 #include "hwy/highway.h"
+#include "src/losses/math-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace losslab::HWY_NAMESPACE {

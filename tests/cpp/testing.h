@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <random>
 #include <string>
@@ -42,6 +43,24 @@ inline std::string temp_path(const std::string& name) {
     if (c == '/') c = '_';
   return ::testing::TempDir() + "losslab_" + std::to_string(::getpid()) + "_" +
          test + "_" + name;
+}
+
+// float32 <-> its bits, and the spacing of float32 at a positive finite
+// value (the ulp of the float32 nearest the reference): the grids and error
+// units of the vector-math accuracy tests.
+inline float float_of_bits(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+inline uint32_t bits_of_float(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+inline double float_ulp_at(double ref) {
+  const float rf = float(ref);
+  return double(std::nextafter(rf, 2.0f * rf + 1.0f)) - double(rf);
 }
 
 // Central differences (f(x + h e_i) - f(x - h e_i)) / 2h in double.

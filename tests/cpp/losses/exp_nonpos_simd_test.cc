@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <limits>
 #include <string>
 #include <vector>
@@ -19,22 +18,16 @@
 namespace losslab {
 namespace {
 
-float of_bits(uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-
 // Every float32 in [-104, 0] at a stride of 97 bits (about 11M values), plus
 // the edges: 0, -0, the largest arguments whose result is a normal float, the
 // subnormal range and the arguments that round to 0.
 std::vector<float> nonpos_grid() {
   std::vector<float> v{0.0f,    -0.0f,       -87.3f,    -87.33654f, -88.0f,
                        -100.0f, -103.27893f, -103.972f, -104.0f};
-  uint32_t stop;
-  const float lo = -104.0f;
-  std::memcpy(&stop, &lo, 4);
-  for (uint32_t u = 0x80000000u; u <= stop; u += 97) v.push_back(of_bits(u));
+  const uint32_t stop = testing::bits_of_float(-104.0f);
+  for (uint32_t u = 0x80000000u; u <= stop; u += 97) {
+    v.push_back(testing::float_of_bits(u));
+  }
   return v;
 }
 
@@ -53,10 +46,7 @@ TEST(ExpNonPos, MaxUlpVsFloat64OnEveryTarget) {
       const double ref = std::exp(double(x[i]));
       const double err = std::abs(double(out[i]) - ref);
       if (ref >= double(std::numeric_limits<float>::min())) {
-        const float rf = float(ref);
-        const double ulp =
-            double(std::nextafter(rf, 2.0f * rf + 1.0f)) - double(rf);
-        max_ulp = std::max(max_ulp, err / ulp);
+        max_ulp = std::max(max_ulp, err / testing::float_ulp_at(ref));
       } else {
         max_sub = std::max(max_sub, err / 0x1.0p-149);
       }

@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -24,20 +23,12 @@ namespace {
 // and 0.
 std::vector<float> unit_grid() {
   std::vector<float> v{0.0f, 1.0f};
-  auto bits_of = [](float f) {
-    uint32_t u;
-    std::memcpy(&u, &f, 4);
-    return u;
-  };
-  auto of_bits = [](uint32_t u) {
-    float f;
-    std::memcpy(&f, &u, 4);
-    return f;
-  };
-  for (uint32_t u = bits_of(0.5f); u < bits_of(1.0f); u += 5) {
-    v.push_back(of_bits(u));
-  }
-  for (uint32_t u = 1; u < bits_of(0.5f); u += 1025) v.push_back(of_bits(u));
+  const uint32_t half = testing::bits_of_float(0.5f);
+  const uint32_t one = testing::bits_of_float(1.0f);
+  for (uint32_t u = half; u < one; u += 5)
+    v.push_back(testing::float_of_bits(u));
+  for (uint32_t u = 1; u < half; u += 1025)
+    v.push_back(testing::float_of_bits(u));
   return v;
 }
 
@@ -59,10 +50,8 @@ TEST(Log1pUnit, MaxUlpVsFloat64OnEveryTarget) {
         ASSERT_EQ(out[i], 0.0f) << target;
         continue;
       }
-      const float rf = float(ref);
-      const double ulp =
-          double(std::nextafter(rf, 2.0f * rf + 1.0f)) - double(rf);
-      max_ulp = std::max(max_ulp, std::abs(double(out[i]) - ref) / ulp);
+      max_ulp = std::max(
+          max_ulp, std::abs(double(out[i]) - ref) / testing::float_ulp_at(ref));
       max_rel = std::max(max_rel, std::abs(double(out[i]) - ref) / ref);
     }
     EXPECT_LT(max_ulp, 2.5) << target;
