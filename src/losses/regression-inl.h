@@ -24,6 +24,7 @@
 #include <numbers>
 
 #include "src/losses/elementwise.h"
+#include "src/losses/math-inl.h"  // log1p_unit
 
 namespace losslab::detail::ref {
 
@@ -118,27 +119,69 @@ struct Quantile {
   }
 };
 
+// float32 log_cosh for a = |d| < 1, as polynomials in s = a^2 fitted to the
+// relative error on [0, 1] (Chebyshev-weighted least squares, rounded to
+// float32; both functions are even and analytic out to a = i pi/2, so
+// degrees 6 and 7 reach float32 accuracy):
+//   log cosh a = s P(s),  P(0) = 1/2   (0.73 ulp for P with FMA Horner)
+//   tanh a     = a Q(s),  Q(0) = 1     (1.13 ulp for Q)
+// Relative accuracy holds down to a = 0, where l ~ a^2 / 2 and the
+// log1p(-tanh^2) and a - log 2 + log1p(exp(-2a)) forms lose digits.
+inline constexpr float kLogCoshCoef[7] = {
+    0x1.000000p-1f, -0x1.5554f6p-4f,  0x1.6bfe34p-6f,  -0x1.b7b7dap-8f,
+    0x1.101056p-9f, -0x1.22da2cp-11f, 0x1.691032p-14f,
+};
+inline constexpr float kTanhCoef[8] = {
+    0x1.000000p+0f, -0x1.55552ep-2f, 0x1.110aa4p-3f, -0x1.b9490ap-5f,
+    0x1.5f89b8p-6f, -0x1.03076ep-7f, 0x1.29f53ap-9f, -0x1.6fd780p-12f,
+};
+
 template <class T>
 struct LogCosh {
   static constexpr bool kHasDomain = false;
-  // l = log cosh d, g = tanh d, h = sech^2 d. With a = |d| and
-  // t = expm1(-2a): tanh a = -t / (2 + t), accurate for small a.
-  // a < 1: l = -0.5 log1p(-tanh^2 a)     (no cancellation near 0)
-  // else:  l = a - log 2 + log1p(exp(-2a)) (the stable form)
-  // h = 4 e / (1 + e)^2 with e = exp(-2a), accurate for large a.
+  // l = log cosh d, g = tanh d, h = sech^2 d, with a = |d|.
+  // float32: a < 1 takes the polynomials above; a >= 1 (and NaN) takes,
+  // with e = exp(-2a) <= 0.136,
+  //   l = a - log 2 + log1p(e) (log1p_unit), g = (1 - e) / (1 + e);
+  // h = 4 e / (1 + e)^2 for every a (its relative condition number in e is
+  // (1 - e) / (1 + e) <= 1, where 1 - tanh^2 would amplify tanh's error
+  // 2.8 times near a = 1). The same operations as LogCoshV (std::fma where
+  // it fuses).
+  // float64: with t = expm1(-2a), tanh a = -t / (2 + t);
+  //   a < 1: l = -0.5 log1p(-tanh^2 a)     (no cancellation near 0)
+  //   else:  l = a - log 2 + log1p(exp(-2a)) (the stable form)
+  //   h = 4 e / (1 + e)^2 with e = exp(-2a), accurate for large a.
   void operator()(T x, T y, T& l, T& g, T& h, bool want_h) const {
     const T d = x - y;
     const T a = std::abs(d);
-    const T t = std::expm1(T(-2) * a);
-    const T th = -t / (T(2) + t);
-    const bool small = a < T(1);
-    const T lg = std::log1p(small ? -(th * th) : T(1) + t);
-    l = small ? T(-0.5) * lg : (a - std::numbers::ln2_v<T>)+lg;
-    g = std::copysign(th, d);
-    if (want_h) {
-      const T e = std::exp(T(-2) * a);
-      const T ope = T(1) + e;
-      h = (T(4) * e) / (ope * ope);
+    if constexpr (sizeof(T) == 4) {
+      const float e = std::exp(-2.0f * a);
+      const float inv = 1.0f / (1.0f + e);
+      if (a < T(1)) {
+        const float sq = a * a;
+        float p = kLogCoshCoef[6];
+        for (int k = 5; k >= 0; --k) p = std::fma(p, sq, kLogCoshCoef[k]);
+        float q = kTanhCoef[7];
+        for (int k = 6; k >= 0; --k) q = std::fma(q, sq, kTanhCoef[k]);
+        l = sq * p;
+        g = std::copysign(a * q, d);
+      } else {
+        l = (a - std::numbers::ln2_v<float>)+log1p_unit(e);
+        g = std::copysign((1.0f - e) * inv, d);
+      }
+      if (want_h) h = (4.0f * e) * (inv * inv);
+    } else {
+      const T t = std::expm1(T(-2) * a);
+      const T th = -t / (T(2) + t);
+      const bool small = a < T(1);
+      const T lg = std::log1p(small ? -(th * th) : T(1) + t);
+      l = small ? T(-0.5) * lg : (a - std::numbers::ln2_v<T>)+lg;
+      g = std::copysign(th, d);
+      if (want_h) {
+        const T e = std::exp(T(-2) * a);
+        const T ope = T(1) + e;
+        h = (T(4) * e) / (ope * ope);
+      }
     }
     propagate_nan(d, g, h, want_h);
   }
@@ -363,6 +406,9 @@ struct QuantileV {
   }
 };
 
+// As ref::LogCosh: float32 by the polynomials (a < 1) and exp / log1p_unit
+// (a >= 1, and the Hessian), each side computed only when some lane of the
+// vector needs it; float64 by Highway's expm1 and log1p.
 template <class D>
 struct LogCoshV {
   static constexpr bool kHasDomain = false;
@@ -373,23 +419,51 @@ struct LogCoshV {
     const V one = hn::Set(d, 1);
     const V dv = hn::Sub(x, y);
     const V a = hn::Abs(dv);
-    const V m2a = hn::Mul(hn::Set(d, -2), a);
-    const V t = Expm1Safe(d, m2a);
-    const V th = hn::Div(hn::Neg(t), hn::Add(hn::Set(d, 2), t));
     const auto small = hn::Lt(a, one);
-    // The small branch evaluates Log1p on (-0.58, 0]. Highway documents
-    // [0, max], but its log(1 + x) with the rounding correction is accurate
-    // for x > -1; SimdTargetsMatchScalarTwin pins it against std::log1p.
-    const V lg = hn::Log1p(
-        d, hn::IfThenElse(small, hn::Neg(hn::Mul(th, th)), hn::Add(one, t)));
-    l = hn::IfThenElse(
-        small, hn::Mul(hn::Set(d, -0.5), lg),
-        hn::Add(hn::Sub(a, hn::Set(d, std::numbers::ln2_v<T>)), lg));
-    g = hn::CopySign(th, dv);
-    if (want_h) {
-      const V e = ExpSafe(d, m2a);
-      const V ope = hn::Add(one, e);
-      h = hn::Div(hn::Mul(hn::Set(d, 4), e), hn::Mul(ope, ope));
+    if constexpr (sizeof(T) == 4) {
+      V ls = hn::Zero(d), ts = ls, ll = ls, tl = ls;
+      if (!hn::AllFalse(d, small)) {
+        const V sq = hn::Mul(a, a);
+        V p = hn::Set(d, detail::ref::kLogCoshCoef[6]);
+        for (int k = 5; k >= 0; --k) {
+          p = hn::MulAdd(p, sq, hn::Set(d, detail::ref::kLogCoshCoef[k]));
+        }
+        V q = hn::Set(d, detail::ref::kTanhCoef[7]);
+        for (int k = 6; k >= 0; --k) {
+          q = hn::MulAdd(q, sq, hn::Set(d, detail::ref::kTanhCoef[k]));
+        }
+        ls = hn::Mul(sq, p);
+        ts = hn::Mul(a, q);
+      }
+      if (want_h || !hn::AllTrue(d, small)) {
+        const V e = ExpNonPos(d, hn::Mul(hn::Set(d, -2), a));
+        const V inv = Reciprocal1To2(d, hn::Add(one, e));
+        ll = hn::Add(hn::Sub(a, hn::Set(d, std::numbers::ln2_v<float>)),
+                     Log1pUnit(d, e));
+        tl = hn::Mul(hn::Sub(one, e), inv);
+        if (want_h) h = hn::Mul(hn::Mul(hn::Set(d, 4), e), hn::Mul(inv, inv));
+      }
+      l = hn::IfThenElse(small, ls, ll);
+      g = hn::CopySign(hn::IfThenElse(small, ts, tl), dv);
+    } else {
+      const V m2a = hn::Mul(hn::Set(d, -2), a);
+      const V t = Expm1Safe(d, m2a);
+      const V th = hn::Div(hn::Neg(t), hn::Add(hn::Set(d, 2), t));
+      // The small branch evaluates Log1p on (-0.58, 0]. Highway documents
+      // [0, max], but its log(1 + x) with the rounding correction is
+      // accurate for x > -1; SimdTargetsMatchScalarTwin pins it against
+      // std::log1p.
+      const V lg = hn::Log1p(
+          d, hn::IfThenElse(small, hn::Neg(hn::Mul(th, th)), hn::Add(one, t)));
+      l = hn::IfThenElse(
+          small, hn::Mul(hn::Set(d, -0.5), lg),
+          hn::Add(hn::Sub(a, hn::Set(d, std::numbers::ln2_v<T>)), lg));
+      g = hn::CopySign(th, dv);
+      if (want_h) {
+        const V e = ExpSafe(d, m2a);
+        const V ope = hn::Add(one, e);
+        h = hn::Div(hn::Mul(hn::Set(d, 4), e), hn::Mul(ope, ope));
+      }
     }
     PropagateNaN(dv, g, h, want_h);
   }
