@@ -225,6 +225,12 @@ void log1p_unit_f32(const float* e, float* out, int64_t n);
 // accuracy tests of the vector exp (out[i] = exp(x[i])).
 void exp_nonpos_f32(const float* x, float* out, int64_t n);
 
+// exp(x) for every float32 x through the kernels' ExpIeee (regression-inl.h:
+// +inf above log(max), 0 far below; a NaN lane is left to the caller) on the
+// current SIMD target, or std::exp under the scalar reference: for its
+// accuracy test.
+void exp_ieee_f32(const float* x, float* out, int64_t n);
+
 // 1 / a for a in [1, 2] through the kernels' Reciprocal1To2 (math-inl.h) on
 // the current SIMD target, or the division under the scalar reference: for
 // the accuracy test of the refined VRCP14PS.

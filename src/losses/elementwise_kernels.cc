@@ -95,7 +95,7 @@ void HalfNarrowF16(const float* HWY_RESTRICT src, uint16_t* HWY_RESTRICT dst,
 
 // out[i] = f(in[i]) with full vectors of d, then one lane at a time: the
 // test hooks of the vector math (log1p_unit_f32, exp_nonpos_f32,
-// reciprocal_1to2_f32).
+// exp_ieee_f32, reciprocal_1to2_f32).
 template <class D, class Fn>
 void MapF32(D d, const float* HWY_RESTRICT in, float* HWY_RESTRICT out,
             int64_t n, const Fn& f) {
@@ -116,6 +116,12 @@ void ExpNonPosF32(const float* HWY_RESTRICT x, float* HWY_RESTRICT out,
                   int64_t n) {
   MapF32(hn::ScalableTag<float>(), x, out, n,
          [](auto d, auto v) HWY_ATTR { return ExpNonPos(d, v); });
+}
+
+void ExpIeeeF32(const float* HWY_RESTRICT x, float* HWY_RESTRICT out,
+                int64_t n) {
+  MapF32(hn::ScalableTag<float>(), x, out, n,
+         [](auto d, auto v) HWY_ATTR { return ExpIeee(d, v); });
 }
 
 void Reciprocal1To2F32(const float* HWY_RESTRICT a, float* HWY_RESTRICT out,
@@ -141,12 +147,21 @@ HWY_EXPORT(HalfNarrowF16);
 HWY_EXPORT(Log1pUnitF32);
 HWY_EXPORT(ExpNonPosF32);
 HWY_EXPORT(Reciprocal1To2F32);
+HWY_EXPORT(ExpIeeeF32);
 
 void log1p_unit_f32(const float* e, float* out, int64_t n) {
   if (use_scalar_reference()) {
     for (int64_t i = 0; i < n; ++i) out[i] = log1p_unit(e[i]);
   } else {
     HWY_DYNAMIC_DISPATCH(Log1pUnitF32)(e, out, n);
+  }
+}
+
+void exp_ieee_f32(const float* x, float* out, int64_t n) {
+  if (use_scalar_reference()) {
+    for (int64_t i = 0; i < n; ++i) out[i] = std::exp(x[i]);
+  } else {
+    HWY_DYNAMIC_DISPATCH(ExpIeeeF32)(x, out, n);
   }
 }
 

@@ -139,6 +139,9 @@ alignas(64) inline constexpr float kExp2Sixteenths[16] = {
 // selects. NaN needs no select: MAXPS returns its second operand when
 // either is NaN, so Max(lo, x) keeps x's NaN, and every later step,
 // VSCALEFPS included, propagates it.
+// The same steps serve x in (0, 89] (ExpIeee, after a Min): |q/16| <= 129
+// keeps (q/16) ln2_hi exact, and VSCALEFPS overflows to +inf above
+// log(FLT_MAX) = 88.72.
 HWY_INLINE hwy::HWY_NAMESPACE::Vec512<float> ExpNonPosAvx512(
     hwy::HWY_NAMESPACE::Vec512<float> x) {
   namespace hn = hwy::HWY_NAMESPACE;

@@ -283,6 +283,14 @@ HWY_INLINE void PropagateNaN(V d, V& g, V& h, bool want_h) {
 template <class D, class V>
 HWY_INLINE V ExpIeee(D d, V x) {
   using T = hn::TFromD<D>;
+#if HWY_TARGET <= HWY_AVX3
+  // Full float32 AVX-512 vectors: the table exp of ExpNonPos on x clamped to
+  // 89, where it overflows to +inf. MINPS returns its second operand when
+  // either is NaN, so Min(89, x) keeps x's NaN.
+  if constexpr (std::is_same_v<V, hn::Vec512<float>>) {
+    return math_detail::ExpNonPosAvx512(hn::Min(hn::Set(d, 89.0f), x));
+  }
+#endif
   const V max_log = hn::Set(d, T(std::log(std::numeric_limits<T>::max())));
   return hn::IfThenElse(hn::Gt(x, max_log),
                         hn::Set(d, std::numeric_limits<T>::infinity()),
