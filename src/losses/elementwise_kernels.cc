@@ -149,36 +149,38 @@ HWY_EXPORT(ExpNonPosF32);
 HWY_EXPORT(Reciprocal1To2F32);
 HWY_EXPORT(ExpIeeeF32);
 
-void log1p_unit_f32(const float* e, float* out, int64_t n) {
+namespace {
+// A vector-math test hook: the current SIMD target's map, or `scalar`
+// element by element under the scalar reference.
+template <class Simd, class Scalar>
+void map_hook(const float* in, float* out, int64_t n, Simd simd,
+              Scalar scalar) {
   if (use_scalar_reference()) {
-    for (int64_t i = 0; i < n; ++i) out[i] = log1p_unit(e[i]);
+    for (int64_t i = 0; i < n; ++i) out[i] = scalar(in[i]);
   } else {
-    HWY_DYNAMIC_DISPATCH(Log1pUnitF32)(e, out, n);
+    simd(in, out, n);
   }
+}
+}  // namespace
+
+void log1p_unit_f32(const float* e, float* out, int64_t n) {
+  map_hook(e, out, n, HWY_DYNAMIC_DISPATCH(Log1pUnitF32),
+           [](float v) { return log1p_unit(v); });
 }
 
 void exp_ieee_f32(const float* x, float* out, int64_t n) {
-  if (use_scalar_reference()) {
-    for (int64_t i = 0; i < n; ++i) out[i] = std::exp(x[i]);
-  } else {
-    HWY_DYNAMIC_DISPATCH(ExpIeeeF32)(x, out, n);
-  }
+  map_hook(x, out, n, HWY_DYNAMIC_DISPATCH(ExpIeeeF32),
+           [](float v) { return std::exp(v); });
 }
 
 void reciprocal_1to2_f32(const float* a, float* out, int64_t n) {
-  if (use_scalar_reference()) {
-    for (int64_t i = 0; i < n; ++i) out[i] = 1.0f / a[i];
-  } else {
-    HWY_DYNAMIC_DISPATCH(Reciprocal1To2F32)(a, out, n);
-  }
+  map_hook(a, out, n, HWY_DYNAMIC_DISPATCH(Reciprocal1To2F32),
+           [](float v) { return 1.0f / v; });
 }
 
 void exp_nonpos_f32(const float* x, float* out, int64_t n) {
-  if (use_scalar_reference()) {
-    for (int64_t i = 0; i < n; ++i) out[i] = std::exp(x[i]);
-  } else {
-    HWY_DYNAMIC_DISPATCH(ExpNonPosF32)(x, out, n);
-  }
+  map_hook(x, out, n, HWY_DYNAMIC_DISPATCH(ExpNonPosF32),
+           [](float v) { return std::exp(v); });
 }
 
 void half_widen(bool bf16, const uint16_t* src, float* dst, int64_t n) {

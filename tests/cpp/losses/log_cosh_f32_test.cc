@@ -42,6 +42,21 @@ double ulps(float got, double ref) {
   return err / testing::float_ulp_at(std::abs(ref));
 }
 
+// Value, gradient and Hessian of log_cosh_loss(d, 0) per element.
+void per_element(const std::vector<float>& d, std::vector<float>& l,
+                 std::vector<float>& g, std::vector<float>& h) {
+  const int64_t n = int64_t(d.size());
+  const std::vector<float> zero(d.size(), 0.0f);
+  l.assign(d.size(), 0.0f);
+  g.assign(d.size(), 0.0f);
+  h.assign(d.size(), 0.0f);
+  log_cosh_loss(view<float>(d.data(), {n}), view<float>(zero.data(), {n}),
+                {.reduction = Reduction::kNone},
+                {.out = mutable_view<float>(l.data(), {n}),
+                 .grad_out = mutable_view<float>(g.data(), {n}),
+                 .hess_out = mutable_view<float>(h.data(), {n})});
+}
+
 TEST(LogCoshF32, MaxUlpVsFloat64OnEveryTarget) {
   std::vector<float> d{
       0.0f,       -0.0f,        1.0f,  -1.0f, std::nextafter(1.0f, 0.0f),
@@ -52,16 +67,10 @@ TEST(LogCoshF32, MaxUlpVsFloat64OnEveryTarget) {
     d.push_back(testing::float_of_bits(u));
     d.push_back(-testing::float_of_bits(u));
   }
-  const int64_t n = int64_t(d.size());
-  const std::vector<float> zero(d.size(), 0.0f);
-  std::vector<float> l(d.size()), g(d.size()), h(d.size());
+  std::vector<float> l, g, h;
   for (const std::string& target : testing::all_targets()) {
     testing::ScopedTarget t(target);
-    log_cosh_loss(view<float>(d.data(), {n}), view<float>(zero.data(), {n}),
-                  {.reduction = Reduction::kNone},
-                  {.out = mutable_view<float>(l.data(), {n}),
-                   .grad_out = mutable_view<float>(g.data(), {n}),
-                   .hess_out = mutable_view<float>(h.data(), {n})});
+    per_element(d, l, g, h);
     double el = 0, eg = 0, eh = 0;
     for (size_t i = 0; i < d.size(); ++i) {
       const Ref r = closed_form(double(d[i]));
@@ -90,16 +99,10 @@ TEST(LogCoshF32, InfinitiesAndNan) {
   d[1] = -inf;
   d[2] = std::numeric_limits<float>::quiet_NaN();
   d[16] = -inf;
-  const int64_t n = int64_t(d.size());
-  const std::vector<float> zero(d.size(), 0.0f);
-  std::vector<float> l(d.size()), g(d.size()), h(d.size());
+  std::vector<float> l, g, h;
   for (const std::string& target : testing::all_targets()) {
     testing::ScopedTarget t(target);
-    log_cosh_loss(view<float>(d.data(), {n}), view<float>(zero.data(), {n}),
-                  {.reduction = Reduction::kNone},
-                  {.out = mutable_view<float>(l.data(), {n}),
-                   .grad_out = mutable_view<float>(g.data(), {n}),
-                   .hess_out = mutable_view<float>(h.data(), {n})});
+    per_element(d, l, g, h);
     for (size_t i : {size_t(0), size_t(1), size_t(16)}) {
       EXPECT_EQ(l[i], inf) << target << " " << i;
       EXPECT_EQ(g[i], d[i] > 0 ? 1.0f : -1.0f) << target << " " << i;
