@@ -45,16 +45,20 @@ enum Kind {
   kPermt2ps,
   kPaddd,
   kShift,
+  kBlend,
+  kNaNSelect,
+  kCmpSelect,
   kNumKinds
 };
 constexpr const char* kNames[kNumKinds] = {
-    "vxorps (baseline)", "vaddps",    "vmaxps/vminps",
-    "vaddps {rd-sae}",   "vfmadd",    "vmulps",
-    "vrcp14ps",          "vscalefps", "vpermps",
-    "vpermt2ps",         "vpaddd",    "vpslld/vpsrld"};
+    "vxorps (baseline)", "vaddps",           "vmaxps/vminps",
+    "vaddps {rd-sae}",   "vfmadd",           "vmulps",
+    "vrcp14ps",          "vscalefps",        "vpermps",
+    "vpermt2ps",         "vpaddd",           "vpslld/vpsrld",
+    "vblendmps",         "vfpclassps+blend", "vcmpps+blend"};
 
 template <int kKind>
-HWY_INLINE V Step(V a, V b, V c1, V c2) {
+HWY_INLINE V Step(V a, V b, V c1, V c2, hn::Mask<D> m) {
   const D d;
   const hn::RebindToSigned<D> di;
   if constexpr (kKind == kXor) return hn::Xor(a, c2);
@@ -80,6 +84,12 @@ HWY_INLINE V Step(V a, V b, V c1, V c2) {
   if constexpr (kKind == kShift) {
     return hn::BitCast(d, hn::ShiftLeft<1>(hn::BitCast(di, a)));
   }
+  // A merge of two vectors under the vector's mask (the label selects).
+  if constexpr (kKind == kBlend) return hn::IfThenElse(m, a, b);
+  // PropagateNaNInput's pattern: a class test and a merge.
+  if constexpr (kKind == kNaNSelect) return hn::IfThenElse(hn::IsNaN(a), b, a);
+  // The same merge under an ordered compare (Ne(a, a) is IsNaN this way).
+  if constexpr (kKind == kCmpSelect) return hn::IfThenElse(hn::Lt(a, c2), b, a);
   return a;
 }
 
@@ -96,9 +106,10 @@ __attribute__((noinline)) float Run(const float* x, const float* y, float* g,
     V l, gv;
     fn(d, xv, yv, l, gv, h, false);
     V a = hn::Mul(xv, c1), b = hn::Mul(yv, c1);
+    const auto m = hn::Gt(yv, c2);
     for (int k = 0; k < 4; ++k) {
-      a = Step<kKind>(a, b, c1, c2);
-      b = Step<kKind>(b, a, c1, c2);
+      a = Step<kKind>(a, b, c1, c2, m);
+      b = Step<kKind>(b, a, c1, c2, m);
     }
     acc = hn::Add(acc, hn::Add(l, hn::Add(a, b)));
     hn::StoreU(hn::Mul(gv, gs), d, g + i);
