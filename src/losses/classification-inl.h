@@ -251,6 +251,9 @@ inline int focal_integer_gamma(double gamma) {
 // saturated logits still give 0 * finite. It saves four exp/log per element
 // (sigmoid_focal_loss ran at 5% of a triad with the log-space form, see
 // docs/performance.md).
+// Hard labels (y in {0, 1}) with integer gamma take a third form, in
+// t = (2y - 1) x (see operator() below): half the multiplies again, and no
+// cancellation in the gradient where 1 - p_t is tiny.
 template <class T>
 struct SigmoidFocal {
   static constexpr bool kHasDomain = false;
@@ -259,47 +262,80 @@ struct SigmoidFocal {
   T gamma;
   void operator()(T x, T y, T& l, T& g, T& h, bool want_h) const {
     const T e = std::exp(-std::abs(x));
-    T s, sn;
-    sigmoid_pair(x, e, s, sn);
+    const T inv = T(1) / (T(1) + e);  // sigma(|x|)
+    const T ev = e * inv;             // sigma(-|x|)
     const T lp = log1p_unit(e);
-    const T ce = (std::max(x, T(0)) - x * y) + lp;
-    l = ce;
-    g = s - y;
     const int n = focal_integer_gamma(double(gamma));
-    if (n > 0) {
-      // Integer gamma (2 is the common case): with m = 1 - p_t =
-      // s (1 - y) + (1 - s) y (a sum of non-negative terms, so no
-      // cancellation) and dm/dx = s (1 - s) (1 - 2 y):
-      //   l = ce m^n,  dl/dx = (s - y) m^n + n ce m^(n-1) s (1 - s) (1 - 2y).
-      // Same value as the log-space form below, with no exp/log beyond ce's.
-      // Fused as the SIMD functor: m = fma(s, 1 - y, sn y), the factor
-      // gamma (1 - 2y) = fma(y, -2 gamma, gamma), one fma for g.
-      const T m = std::fma(s, T(1) - y, sn * y);
-      T pw = n > 1 ? m : T(1);
-      for (int k = 2; k < n; ++k) pw = pw * m;
-      const T mg = n > 1 ? pw * m : m;
-      l = ce * mg;
-      const T kg = std::fma(y, T(-2) * gamma, gamma);
-      g = std::fma(g, mg, ((ce * (s * sn)) * kg) * pw);
-    } else if (gamma != T(0)) {
-      const T sp_pos = std::max(x, T(0)) + lp;   // -log sigma(-x)
-      const T sp_neg = std::max(-x, T(0)) + lp;  // -log sigma(x)
-      const T a = std::log(T(1) - y) - sp_neg;
-      const T b = std::log(y) - sp_pos;
-      const T hi = std::max(a, b), lo = std::min(a, b);
-      const T logm = hi + log1p_unit(std::exp(lo - hi));
-      const T mg = std::exp(gamma * logm);
-      const T r = std::exp((-sp_neg - sp_pos) - logm);
-      l = ce * mg;
-      g = g * mg + ((ce * (r * (T(1) - T(2) * y))) * mg) * gamma;
-    }
-    if (alpha >= T(0)) {
-      // alpha y + (1 - alpha)(1 - y) = (1 - alpha) + (2 alpha - 1) y.
-      const T at = std::fma(y, T(2) * alpha - T(1), T(1) - alpha);
-      l = l * at;
-      g = g * at;
-    }
     if (want_h) h = T(0);
+    if (n > 0 && (y == T(0) || y == T(1))) {
+      // Hard labels with integer gamma (the common case). With
+      // t = (2y - 1) x, p_t = sigma(t) and q = 1 - p_t = sigma(-t):
+      //   ce = softplus(-t) = max(-t, 0) + log1p(exp(-|x|)),
+      //   l  = a_t q^n ce,
+      //   dl/dt = -a_t q^n (q + n p_t ce)   (dq/dt = -p_t q),
+      //   g  = (2y - 1) dl/dt.
+      // q and p_t are the sigmoid pair itself (exact selections, no 1 - p),
+      // so g keeps full relative accuracy where q is tiny; the soft-label
+      // form's s - y would cancel at y = 1 and large x. Same values as the
+      // form below up to rounding, in about half the multiplies (the SIMD
+      // functor takes this path for vectors whose labels are all 0 or 1).
+      const bool y1 = y == T(1);
+      const bool u = (x >= T(0)) != y1;  // t < 0
+      const T q = u ? inv : ev;
+      const T p = u ? ev : inv;
+      const T ce = (u ? std::abs(x) : T(0)) + lp;
+      T w = q;
+      for (int k = 1; k < n; ++k) w = w * q;
+      if (alpha >= T(0)) w = w * (y1 ? alpha : T(1) - alpha);
+      l = w * ce;
+      const T gm = w * std::fma(p * ce, T(n), q);
+      g = y1 ? -gm : gm;
+    } else {
+      const T s = x >= T(0) ? inv : ev;
+      const T sn = x >= T(0) ? ev : inv;
+      const T ce = (std::max(x, T(0)) - x * y) + lp;
+      l = ce;
+      g = s - y;
+      // With a focal factor, s - y as s (1 - y) - sn y: at y = 1 it is -sn
+      // exactly, where s - 1 would keep only the absolute error of s (a
+      // relative error of 2^-25 / sn, 7e-4 at x = 10) and the factor m^gamma
+      // makes the gradient that small. gamma = 0 keeps s - y: BCE bit for
+      // bit.
+      if (gamma != T(0)) g = std::fma(s, T(1) - y, -(sn * y));
+      if (n > 0) {
+        // Integer gamma with soft labels: with m = 1 - p_t =
+        // s (1 - y) + (1 - s) y (a sum of non-negative terms, so no
+        // cancellation) and dm/dx = s (1 - s) (1 - 2 y):
+        //   l = ce m^n,  dl/dx = (s - y) m^n + n ce m^(n-1) s (1 - s) (1 - 2y).
+        // Same value as the log-space form below, with no exp/log beyond
+        // ce's. Fused as the SIMD functor: m = fma(s, 1 - y, sn y), the
+        // factor gamma (1 - 2y) = fma(y, -2 gamma, gamma), one fma for g.
+        const T m = std::fma(s, T(1) - y, sn * y);
+        T pw = n > 1 ? m : T(1);
+        for (int k = 2; k < n; ++k) pw = pw * m;
+        const T mg = n > 1 ? pw * m : m;
+        l = ce * mg;
+        const T kg = std::fma(y, T(-2) * gamma, gamma);
+        g = std::fma(g, mg, ((ce * (s * sn)) * kg) * pw);
+      } else if (gamma != T(0)) {
+        const T sp_pos = std::max(x, T(0)) + lp;   // -log sigma(-x)
+        const T sp_neg = std::max(-x, T(0)) + lp;  // -log sigma(x)
+        const T a = std::log(T(1) - y) - sp_neg;
+        const T b = std::log(y) - sp_pos;
+        const T hi = std::max(a, b), lo = std::min(a, b);
+        const T logm = hi + log1p_unit(std::exp(lo - hi));
+        const T mg = std::exp(gamma * logm);
+        const T r = std::exp((-sp_neg - sp_pos) - logm);
+        l = ce * mg;
+        g = g * mg + ((ce * (r * (T(1) - T(2) * y))) * mg) * gamma;
+      }
+      if (alpha >= T(0)) {
+        // alpha y + (1 - alpha)(1 - y) = (1 - alpha) + (2 alpha - 1) y.
+        const T at = std::fma(y, T(2) * alpha - T(1), T(1) - alpha);
+        l = l * at;
+        g = g * at;
+      }
+    }
     if (std::isnan(x)) {
       l = x;
       g = x;
@@ -364,6 +400,7 @@ struct BceLogitsV {
     g = hn::Sub(s, y);
     if (want_h) h = hn::Mul(s, sn);
   }
+  static constexpr bool kTargetUnitInterval = true;  // TargetBad below
   HWY_INLINE hn::Mask<D> TargetBad(D d, V y) const { return OutsideUnit(d, y); }
 };
 
@@ -388,6 +425,7 @@ struct BceLogitsPosWV {
     g = hn::Sub(hn::Mul(omy, s), hn::Mul(py, sn));
     if (want_h) h = hn::Mul(hn::Add(omy, py), hn::Mul(s, sn));
   }
+  static constexpr bool kTargetUnitInterval = true;  // TargetBad below
   HWY_INLINE hn::Mask<D> TargetBad(D d, V y) const { return OutsideUnit(d, y); }
 };
 
@@ -422,6 +460,7 @@ struct BceV {
     // Not (0 <= x <= 1): also catches NaN.
     return hn::Not(hn::And(hn::Ge(x, hn::Zero(d)), hn::Le(x, hn::Set(d, 1))));
   }
+  static constexpr bool kTargetUnitInterval = true;  // TargetBad below
   HWY_INLINE hn::Mask<D> TargetBad(D d, V y) const { return OutsideUnit(d, y); }
 };
 
@@ -566,6 +605,8 @@ struct SigmoidFocalV {
   // would otherwise rebuild them (scalar math and broadcasts) every vector.
   V kg1, kg0;  // gamma (1 - 2y) = kg1 y + kg0
   V at1, at0;  // a_t = at1 y + at0
+  V va1, va0;  // a_t at y = 1 and at y = 0
+  V vn;        // n, the integer gamma
   SigmoidFocalV(double a, double gm)
       : alpha(T(a)),
         gamma(T(gm)),
@@ -573,17 +614,47 @@ struct SigmoidFocalV {
         kg1(hn::Set(D(), T(-2) * T(gm))),
         kg0(hn::Set(D(), T(gm))),
         at1(hn::Set(D(), T(2) * T(a) - T(1))),
-        at0(hn::Set(D(), T(1) - T(a))) {}
+        at0(hn::Set(D(), T(1) - T(a))),
+        va1(hn::Set(D(), T(a))),
+        va0(hn::Set(D(), T(1) - T(a))),
+        vn(hn::Set(D(), T(n))) {}
   HWY_INLINE void operator()(D d, V x, V y, V& l, V& g, V& h,
                              bool want_h) const {
     const V zero = hn::Zero(d), one = hn::Set(d, 1);
     const V e = ExpNonPos(d, NegAbs(d, x));
-    V s, sn;
-    SigmoidPair(d, x, e, s, sn);
+    const V inv = Reciprocal1To2(d, hn::Add(one, e));  // sigma(|x|)
+    const V ev = hn::Mul(e, inv);                      // sigma(-|x|)
+    const auto pos = hn::Ge(x, zero);
     const V lp = Log1pUnit(d, e);
+    if (want_h) h = zero;
+    if (n > 0) {
+      const auto y1 = hn::Eq(y, one);
+      if (hn::AllTrue(d, hn::Or(y1, hn::Eq(y, zero)))) {
+        // Hard labels, the common case: ref::SigmoidFocal's form in t.
+        const auto u = hn::Xor(pos, y1);  // t = (2y - 1) x < 0
+        const V q = hn::IfThenElse(u, inv, ev);
+        const V p = hn::IfThenElse(u, ev, inv);
+        const V ce = hn::Add(hn::IfThenElseZero(u, hn::Abs(x)), lp);
+        V w = q;
+        for (int k = 1; k < n; ++k) w = hn::Mul(w, q);
+        if (alpha >= T(0)) w = hn::Mul(w, hn::IfThenElse(y1, va1, va0));
+        l = hn::Mul(w, ce);
+        const V gm = hn::Mul(w, hn::MulAdd(hn::Mul(p, ce), vn, q));
+        g = hn::IfThenElse(y1, hn::Neg(gm), gm);
+        if (want_h) PropagateNaNInput(x, l, g, h, want_h);
+        return;
+      }
+    }
+    V s, sn;
+    s = hn::IfThenElse(pos, inv, ev);
+    sn = hn::IfThenElse(pos, ev, inv);
     const V ce = hn::Add(hn::Sub(hn::Max(x, zero), hn::Mul(x, y)), lp);
     l = ce;
     g = hn::Sub(s, y);
+    if (gamma != T(0)) {
+      // s - y as s (1 - y) - sn y: exact -sn at y = 1 (see ref).
+      g = hn::MulSub(s, hn::Sub(one, y), hn::Mul(sn, y));
+    }
     if (n > 0) {
       // Integer gamma: m = s (1 - y) + sn y; see ref::SigmoidFocal.
       const V m = hn::MulAdd(s, hn::Sub(one, y), hn::Mul(sn, y));
@@ -617,9 +688,9 @@ struct SigmoidFocalV {
       l = hn::Mul(l, at);
       g = hn::Mul(g, at);
     }
-    if (want_h) h = zero;
     PropagateNaNInput(x, l, g, h, want_h);
   }
+  static constexpr bool kTargetUnitInterval = true;  // TargetBad below
   HWY_INLINE hn::Mask<D> TargetBad(D d, V y) const { return OutsideUnit(d, y); }
 };
 

@@ -5,12 +5,15 @@
 // determinism. PyTorch comparisons: tests/python/test_classification_extra.py.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <limits>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "losslab/core/error.h"
@@ -150,6 +153,23 @@ std::vector<ElemCase> elem_cases() {
                      o);
                },
                focal(0.7, 1.5), -6, 6, YKind::kSoft, true, true});
+  // Labels all 0 or 1: the SIMD functor's hard-label form (vectors whose
+  // labels are all hard), against the same oracle.
+  c.push_back({"sigmoid_focal_hard_labels",
+               [](View x, View y, View w, Reduction r, const LossOutputs& o) {
+                 return sigmoid_focal_loss(x, y, {.weight = w, .reduction = r},
+                                           o);
+               },
+               focal(0.25, 2), -12, 12, YKind::kLabels01, true, true});
+  c.push_back(
+      {"sigmoid_focal_hard_labels_no_alpha_gamma_3",
+       [](View x, View y, View w, Reduction r, const LossOutputs& o) {
+         return sigmoid_focal_loss(
+             x, y,
+             {.alpha = std::nullopt, .gamma = 3.0, .weight = w, .reduction = r},
+             o);
+       },
+       focal(-1, 3), -12, 12, YKind::kLabels01, true, true});
   return c;
 }
 
@@ -538,6 +558,79 @@ TEST(SigmoidFocal, SaturatedLogitsAreFiniteOnEveryTarget) {
       }
       EXPECT_NEAR(out[4], 75.f, 1e-4f) << target;
       EXPECT_NEAR(g[4], 0.75f, 1e-6f) << target;
+    }
+  }
+}
+
+// Oracle: torchvision's formula and its derivative, in long double,
+//   l = a_t ce m^gamma,  g = a_t [(p - y) m^gamma
+//                                 + gamma ce m^(gamma-1) p (1 - p)(1 - 2y)],
+// m = 1 - p_t. The float32 kernels keep a relative error of a few ulps in
+// both, also where m is tiny (large |x| on the right side). The gradient's
+// term p - y at y = 1 is the case that needs care: formed as s - 1 in
+// float32 it keeps only the absolute error of s, a relative error of
+// 2^-25 / (1 - s) (7e-4 at x = 10). Labels all hard (the SIMD
+// hard-label form) and hard labels in vectors with one soft label (the
+// general form) are both checked, on every target.
+TEST(SigmoidFocal, RelativeErrorOfFewUlpsOnEveryTarget) {
+  const int64_t n = 2048;
+  std::vector<float> x(static_cast<size_t>(n));
+  std::vector<float> y_hard(static_cast<size_t>(n)), y_mixed;
+  for (int64_t i = 0; i < n; ++i) {
+    // x from -15 to 15; labels alternate in runs of 3 (so both signs of
+    // t = (2y - 1) x occur for every |x|).
+    x[size_t(i)] = float(-15.0 + 30.0 * double(i) / double(n - 1));
+    y_hard[size_t(i)] = (i / 3) % 2 == 0 ? 1.f : 0.f;
+  }
+  y_mixed = y_hard;
+  for (int64_t i = 0; i < n; i += 16) y_mixed[size_t(i)] = 0.5f;
+  for (const std::string& target : testing::all_targets()) {
+    testing::ScopedTarget t(target);
+    for (const auto* yv : {&y_hard, &y_mixed}) {
+      const std::vector<float>& y = *yv;
+      for (const auto& [alpha, gamma] :
+           std::vector<std::pair<double, double>>{{0.25, 2.0}, {-1.0, 3.0}}) {
+        std::vector<float> out(static_cast<size_t>(n)),
+            g(static_cast<size_t>(n));
+        SigmoidFocalOptions opt{.gamma = gamma, .reduction = Reduction::kNone};
+        if (alpha < 0) opt.alpha = std::nullopt;
+        if (alpha >= 0) opt.alpha = alpha;
+        sigmoid_focal_loss(view<float>(x.data(), {n}),
+                           view<float>(y.data(), {n}), opt,
+                           {.out = mutable_view<float>(out.data(), {n}),
+                            .grad_out = mutable_view<float>(g.data(), {n})});
+        double worst_l = 0, worst_g = 0;
+        for (int64_t i = 0; i < n; ++i) {
+          const long double xi = x[size_t(i)], yi = y[size_t(i)];
+          const long double p = 1 / (1 + std::exp(-xi));
+          const long double ce = yi * softplus(-xi) + (1 - yi) * softplus(xi);
+          // 1 - p_t without cancellation: p (1 - y) + (1 - p) y.
+          const long double m = p * (1 - yi) + (1 / (1 + std::exp(xi))) * yi;
+          const long double at =
+              alpha >= 0 ? alpha * yi + (1 - alpha) * (1 - yi) : 1.0L;
+          const long double pm = p * (1 - yi) - (1 / (1 + std::exp(xi))) * yi;
+          const long double l = at * ce * std::pow(m, gamma);
+          const long double gr =
+              at * (pm * std::pow(m, gamma) +
+                    gamma * ce * std::pow(m, gamma - 1) * p *
+                        (1 / (1 + std::exp(xi))) * (1 - 2 * yi));
+          if (y[size_t(i)] == 0.5f) continue;  // only the hard labels here
+          worst_l = std::max(worst_l, std::abs(double(out[size_t(i)] - l)) /
+                                          testing::float_ulp_at(double(l)));
+          worst_g = std::max(worst_g, std::abs(double(g[size_t(i)] - gr)) /
+                                          testing::float_ulp_at(double(gr)));
+        }
+        const char* which = yv == &y_hard ? "hard" : "mixed";
+        // q = 1 - p_t carries about 2.5 ulp (exp, reciprocal, product) and
+        // enters as q^gamma; ce and the products add about 4.
+        const double bound = 4.0 + 3.0 * gamma;
+        EXPECT_LE(worst_l, bound) << target << " " << which << " " << gamma;
+        EXPECT_LE(worst_g, bound) << target << " " << which << " " << gamma;
+        std::printf(
+            "[ sigmoid_focal %s %s gamma=%g: max %.2f ulp (l), %.2f "
+            "ulp (g) ]\n",
+            target.c_str(), which, gamma, worst_l, worst_g);
+      }
     }
   }
 }
