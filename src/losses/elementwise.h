@@ -82,6 +82,18 @@ constexpr bool has_target_domain() {
   }
 }
 
+// kTargetUnitInterval: its TargetBad is exactly "y outside [0, 1]", which
+// the SIMD driver then checks with a block minimum and maximum instead of
+// compares (see RunElementwise).
+template <class Fn>
+constexpr bool target_unit_interval() {
+  if constexpr (requires { Fn::kTargetUnitInterval; }) {
+    return Fn::kTargetUnitInterval;
+  } else {
+    return false;
+  }
+}
+
 template <class Fn>
 constexpr bool target_neg_inf_ok() {
   if constexpr (requires { Fn::kTargetNegInfOk; }) {
