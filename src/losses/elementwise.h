@@ -42,6 +42,12 @@ enum class ElemLossId : int32_t {
   kSigmoidFocal,    // sigmoid_focal_loss; p0 = alpha (< 0: none), p1 = gamma
 };
 
+// The classification losses (from kBceLogits on), whose SIMD kernels are
+// compiled in classification_kernels.cc.
+constexpr bool is_classification(ElemLossId id) {
+  return int(id) >= int(ElemLossId::kBceLogits);
+}
+
 // Bits of ElemCall::opts.
 enum : uint32_t {
   kOptCheckInput = 1u << 0,  // nan_policy="raise": flag non-finite input
@@ -254,6 +260,13 @@ uint32_t elementwise_blocks_f32(const ElemCall<float>& call, int64_t b0,
                                 int64_t b1, double* partials);
 uint32_t elementwise_blocks_f64(const ElemCall<double>& call, int64_t b0,
                                 int64_t b1, double* partials);
+
+// The same for the classification losses on the current SIMD target
+// (classification_kernels.cc); called by the two above.
+uint32_t classification_blocks_f32(const ElemCall<float>& call, int64_t b0,
+                                   int64_t b1, double* partials);
+uint32_t classification_blocks_f64(const ElemCall<double>& call, int64_t b0,
+                                   int64_t b1, double* partials);
 
 }  // namespace losslab::detail
 

@@ -1,12 +1,15 @@
-// Per-target compilation of the elementwise loss kernels and the one dispatch
-// point that picks a target (or the scalar twins) at run time.
+// Per-target compilation of the elementwise regression kernels and the one
+// dispatch point that picks a target (or the scalar twins) at run time for
+// every elementwise loss. The classification losses' kernels are compiled in
+// classification_kernels.cc: one translation unit with every loss took
+// 13 minutes alone under GCC's AddressSanitizer build, the long pole of CI.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "src/losses/elementwise_kernels.cc"
 #include <cmath>
 
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
-#include "src/losses/classification-inl.h"
+#include "src/losses/classification-inl.h"  // scalar twins
 #include "src/losses/elementwise-inl.h"
 #include "src/losses/regression-inl.h"
 
@@ -42,25 +45,9 @@ HWY_INLINE uint32_t ElementwiseBlocks(const detail::ElemCall<T>& c, int64_t b0,
           PoissonNllV<D>(d, (c.opts & detail::kOptLogInput) != 0,
                          (c.opts & detail::kOptFull) != 0, c.p0),
           c, b0, b1, partials);
-    case ElemLossId::kBceLogits:
-      return RunElementwise(d, BceLogitsV<D>{}, c, b0, b1, partials);
-    case ElemLossId::kBceLogitsPosW:
-      return RunElementwise(d, BceLogitsPosWV<D>{}, c, b0, b1, partials);
-    case ElemLossId::kBce:
-      return RunElementwise(d, BceV<D>{}, c, b0, b1, partials);
-    case ElemLossId::kHinge:
-      return RunElementwise(d, HingeV<D>(d, c.p0), c, b0, b1, partials);
-    case ElemLossId::kSquaredHinge:
-      return RunElementwise(d, SquaredHingeV<D>(d, c.p0), c, b0, b1, partials);
-    case ElemLossId::kKlDiv:
-      return RunElementwise(d, KlDivV<D>{}, c, b0, b1, partials);
-    case ElemLossId::kKlDivLogTarget:
-      return RunElementwise(d, KlDivLogTargetV<D>{}, c, b0, b1, partials);
-    case ElemLossId::kKlProb:
-      return RunElementwise(d, KlProbV<D>{}, c, b0, b1, partials);
-    case ElemLossId::kSigmoidFocal:
-      return RunElementwise(d, SigmoidFocalV<D>(c.p0, c.p1), c, b0, b1,
-                            partials);
+    default:
+      // The classification losses: classification_kernels.cc.
+      break;
   }
   return 0;
 }
@@ -267,12 +254,18 @@ uint32_t scalar_blocks(const ElemCall<T>& c, int64_t b0, int64_t b1,
 uint32_t elementwise_blocks_f32(const ElemCall<float>& c, int64_t b0,
                                 int64_t b1, double* partials) {
   if (use_scalar_reference()) return scalar_blocks(c, b0, b1, partials);
+  if (is_classification(c.loss)) {
+    return classification_blocks_f32(c, b0, b1, partials);
+  }
   return HWY_DYNAMIC_DISPATCH(ElementwiseBlocksF32)(c, b0, b1, partials);
 }
 
 uint32_t elementwise_blocks_f64(const ElemCall<double>& c, int64_t b0,
                                 int64_t b1, double* partials) {
   if (use_scalar_reference()) return scalar_blocks(c, b0, b1, partials);
+  if (is_classification(c.loss)) {
+    return classification_blocks_f64(c, b0, b1, partials);
+  }
   return HWY_DYNAMIC_DISPATCH(ElementwiseBlocksF64)(c, b0, b1, partials);
 }
 
