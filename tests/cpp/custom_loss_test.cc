@@ -47,8 +47,10 @@ struct UserHuber {
   }
 };
 
-// log cosh d with the stable forms of the built-in scalar reference kernel
-// (tanh a = -t / (2 + t), t = expm1(-2a); h = 4e / (1 + e)^2, e = exp(-2a)).
+// log cosh d with the stable forms of the built-in scalar reference kernel in
+// float64 (tanh a = -t / (2 + t), t = expm1(-2a); h = 4e / (1 + e)^2,
+// e = exp(-2a)); the built-in float32 kernels use polynomials for |d| < 1,
+// so float32 results are compared within a tolerance below.
 struct UserLogCosh {
   template <class T>
   void operator()(T x, T y, T& l, T& g, T& h, bool want_h) const {
