@@ -1,6 +1,7 @@
-// libFuzzer target for the checkpoint loader (issue 9): the fuzzed bytes are
-// written to a file and loaded with losslab::train::load_checkpoint (the
-// loader takes a path; there is no from-bytes API).
+// libFuzzer target for the checkpoint loaders (issue 9): the fuzzed bytes are
+// written to a file and loaded with losslab::train::load_checkpoint, or with
+// load_model_checkpoint when they start with the composite models' magic
+// "LLMODEL\0" (the loaders take a path; there is no from-bytes API).
 //
 // Each input is loaded twice: as it is, and with its last 8 bytes replaced by
 // the FNV-1a checksum of the bytes before them, so that the fuzzer also
@@ -18,7 +19,8 @@
 //   with "out-of-memory (malloc(...))";
 // - a file that loads saves back, and that saved file loads to the same
 //   parameters, optimizer state and precision and saves to the same bytes
-//   (save(load(f)) is a fixed point after one round).
+//   (save(load(f)) is a fixed point after one round); for a model
+//   checkpoint, the same kind and the same saved bytes.
 #include <unistd.h>
 
 #include <cctype>
@@ -120,11 +122,54 @@ void same_state(const tr::Checkpoint& a, const tr::Checkpoint& b) {
   }
 }
 
+// A composite-model checkpoint (magic "LLMODEL\0") saved back with the
+// overload of its kind.
+void save_model(const std::string& path, const tr::ModelCheckpoint& ck) {
+  const tr::Optimizer* opt = ck.optimizer ? &*ck.optimizer : nullptr;
+  const tr::Schedule* sch = ck.schedule ? &*ck.schedule : nullptr;
+  switch (ck.kind) {
+    case tr::ModelKind::kAutoencoder:
+      tr::save_model_checkpoint(path, *ck.autoencoder, opt, sch);
+      return;
+    case tr::ModelKind::kVae:
+      tr::save_model_checkpoint(path, *ck.vae, opt, sch);
+      return;
+    case tr::ModelKind::kGan:
+      tr::save_model_checkpoint(
+          path, *ck.gan, opt,
+          ck.discriminator_optimizer ? &*ck.discriminator_optimizer : nullptr,
+          sch);
+      return;
+    case tr::ModelKind::kEmbeddingNet:
+      tr::save_model_checkpoint(path, *ck.embedding_net, opt, sch);
+      return;
+  }
+  fail("load_model_checkpoint", "a model kind outside the enum loaded");
+}
+
+// load_model_checkpoint: a file that loads must save, load back and save to
+// the same bytes (the saved bytes hold every part, optimizer and schedule).
+void load_model_one(const std::string& path, const std::string& again,
+                    const std::string& third) {
+  const tr::ModelCheckpoint ck = tr::load_model_checkpoint(path);
+  save_model(again, ck);
+  const tr::ModelCheckpoint ck2 = tr::load_model_checkpoint(again);
+  if (ck2.kind != ck.kind) fail("round trip", "model kind differs");
+  save_model(third, ck2);
+  if (read_file(again) != read_file(third)) {
+    fail("round trip", "model: save(load(save(load(f)))) != save(load(f))");
+  }
+}
+
 void load_one(const uint8_t* data, size_t size) {
   const std::string path = scratch("in"), again = scratch("again"),
                     third = scratch("third");
   write_file(path, data, size);
   try {
+    if (size >= 8 && std::memcmp(data, "LLMODEL", 8) == 0) {
+      load_model_one(path, again, third);
+      return;
+    }
     const tr::Checkpoint ck = tr::load_checkpoint(path);
     // It loaded: it must save, load back to the same state, and the second
     // save must give the same bytes as the first.
