@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "losslab/core/dispatch.h"
+#include "losslab/core/error.h"
 #include "losslab/core/parallel.h"
 
 namespace losslab::testing {
@@ -111,6 +112,19 @@ class ScopedTarget {
  private:
   std::string saved_;
 };
+
+// The message of the losslab::Error that f throws ("" when it throws none),
+// and its kind into *kind when asked.
+inline std::string error_of(const std::function<void()>& f,
+                            ErrorKind* kind = nullptr) {
+  try {
+    f();
+  } catch (const Error& e) {
+    if (kind) *kind = e.kind();
+    return e.what();
+  }
+  return "";
+}
 
 class ScopedThreads {
  public:

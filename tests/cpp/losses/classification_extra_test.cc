@@ -27,14 +27,7 @@ using testing::numeric_gradient;
 using testing::random_vector;
 using testing::rel_error;
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using testing::error_of;
 
 long double softplus(long double x) {
   return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));

@@ -24,16 +24,7 @@ using testing::numeric_gradient;
 using testing::random_vector;
 using testing::rel_error;
 
-std::string error_of(const std::function<void()>& f,
-                     ErrorKind* kind = nullptr) {
-  try {
-    f();
-  } catch (const Error& e) {
-    if (kind) *kind = e.kind();
-    return e.what();
-  }
-  return "";
-}
+using testing::error_of;
 
 // Oracle: softplus in long double.
 long double softplus(long double x) {

@@ -23,14 +23,7 @@
 namespace losslab {
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using testing::error_of;
 
 // Three full blocks and 37 elements: the last block's main loop ends at
 // 6176 and its last 5 elements run through the padded tail.

@@ -25,16 +25,7 @@ using testing::random_vector;
 using testing::rel_error;
 using LD = long double;
 
-std::string error_of(const std::function<void()>& f,
-                     ErrorKind* kind = nullptr) {
-  try {
-    f();
-  } catch (const Error& e) {
-    if (kind) *kind = e.kind();
-    return e.what();
-  }
-  return "";
-}
+using testing::error_of;
 
 // Oracle: ||u - v + eps||_p in long double (torch.pairwise_distance).
 LD pdist(const double* u, const double* v, int64_t d, LD eps, LD p) {

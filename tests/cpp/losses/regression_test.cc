@@ -469,16 +469,7 @@ TEST(Regression, Float32MeanOf16MValuesIsAccurate) {
 // ---------------------------------------------------------------------------
 // Bad input: each gets an Error that names the function and the argument.
 
-std::string error_of(const std::function<void()>& f,
-                     ErrorKind* kind = nullptr) {
-  try {
-    f();
-  } catch (const Error& e) {
-    if (kind) *kind = e.kind();
-    return e.what();
-  }
-  return "";
-}
+using testing::error_of;
 
 TEST(RegressionErrors, ShapeMismatchNeverBroadcasts) {
   std::vector<float> a(32), b(32);

@@ -24,6 +24,7 @@
 namespace losslab::train {
 namespace {
 
+using testing::error_of;
 using testing::random_vector;
 using testing::temp_path;
 
@@ -48,17 +49,6 @@ uint64_t fnv(const std::vector<uint8_t>& b, size_t n) {
 void rehash(std::vector<uint8_t>& b) {
   const uint64_t h = fnv(b, b.size() - 8);
   std::memcpy(b.data() + b.size() - 8, &h, 8);
-}
-
-// The message of the losslab::Error that `f` throws ("" if none).
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 std::vector<float> data01(int64_t n, int64_t d, uint32_t seed) {
