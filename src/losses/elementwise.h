@@ -30,7 +30,8 @@ enum class ElemLossId : int32_t {
   kLogCosh,
   kPseudoHuber,
   kPoissonNll,
-  // Classification (classification-inl.h).
+  // Classification (classification-inl.h); these stay last, from kBceLogits
+  // on (is_classification below).
   kBceLogits,       // binary_cross_entropy_with_logits without pos_weight
   kBceLogitsPosW,   // ... with pos_weight (read through ElemCall::aux)
   kBce,             // binary_cross_entropy on probabilities
