@@ -20,20 +20,10 @@
 namespace losslab {
 namespace {
 
+using testing::error_of;
 using testing::numeric_gradient;
 using testing::random_vector;
 using testing::rel_error;
-
-std::string soft_error_of(const std::function<void()>& f,
-                          ErrorKind* kind = nullptr) {
-  try {
-    f();
-  } catch (const Error& e) {
-    if (kind) *kind = e.kind();
-    return e.what();
-  }
-  return "";
-}
 
 // Random rows of probabilities (Dirichlet-like), some exact one-hot rows and
 // some exact zeros.
@@ -383,7 +373,7 @@ TEST(CrossEntropySoftErrors, RowsMustBeDistributions) {
   std::vector<double> z(6, 0.0), q = {0.2, 0.3, 0.5, 0.2, 0.3, 0.4};
   std::vector<double> g(6, 1.0);
   ErrorKind k{};
-  std::string msg = soft_error_of(
+  std::string msg = error_of(
       [&] {
         cross_entropy(view<double>(z.data(), {2, 3}),
                       view<double>(q.data(), {2, 3}), {},
@@ -400,13 +390,13 @@ TEST(CrossEntropySoftErrors, RowsMustBeDistributions) {
   EXPECT_NO_THROW(
       cross_entropy(view<float>(zf.data(), {3}), view<float>(qf.data(), {3})));
   qf[1] = 0.502f;
-  msg = soft_error_of([&] {
+  msg = error_of([&] {
     cross_entropy(view<float>(zf.data(), {3}), view<float>(qf.data(), {3}));
   });
   EXPECT_NE(msg.find("probability target row () sums to"), std::string::npos)
       << msg;
   q = {0.2, 0.3, 0.5, -0.1, 0.6, 0.5};
-  msg = soft_error_of([&] {
+  msg = error_of([&] {
     cross_entropy(view<double>(z.data(), {2, 3}),
                   view<double>(q.data(), {2, 3}));
   });
@@ -415,21 +405,21 @@ TEST(CrossEntropySoftErrors, RowsMustBeDistributions) {
             std::string::npos)
       << msg;
   q[3] = std::nan("");
-  msg = soft_error_of([&] {
+  msg = error_of([&] {
     cross_entropy(view<double>(z.data(), {2, 3}),
                   view<double>(q.data(), {2, 3}));
   });
   EXPECT_NE(msg.find("probability target nan at index (1, 0)"),
             std::string::npos)
       << msg;
-  msg = soft_error_of(
+  msg = error_of(
       [&] {
         cross_entropy(view<double>(z.data(), {2, 3}),
                       view<float>(qf.data(), {1, 3}));
       },
       &k);
   EXPECT_EQ(k, ErrorKind::kType);
-  msg = soft_error_of([&] {
+  msg = error_of([&] {
     cross_entropy(view<double>(z.data(), {2, 3}),
                   view<double>(q.data(), {3, 2}));
   });
@@ -438,13 +428,13 @@ TEST(CrossEntropySoftErrors, RowsMustBeDistributions) {
             std::string::npos)
       << msg;
   const std::vector<int64_t> y = {0, 1};
-  msg = soft_error_of([&] {
+  msg = error_of([&] {
     cross_entropy(view<double>(z.data(), {2, 3}), view<int64_t>(y.data(), {2}),
                   {.z_loss = -1.0});
   });
   EXPECT_NE(msg.find("z_loss=-1 must be finite and >= 0"), std::string::npos)
       << msg;
-  msg = soft_error_of([&] {
+  msg = error_of([&] {
     cross_entropy(view<double>(z.data(), {2, 3}), view<int64_t>(y.data(), {2}),
                   {.logit_softcap = 0.0});
   });
