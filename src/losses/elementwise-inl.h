@@ -118,7 +118,10 @@ uint32_t run_elementwise(const Fn& fn, const ElemCall<T>& c, int64_t b0,
 // elementwise_kernels.cc run for over 20 minutes and 6 GB.
 // Sanitizer builds also compile one main loop per driver instead of two
 // (streaming and plain; see RunElementwise): with the split, CI's ASan
-// stage, which builds from scratch, went from 489 to 662 s.
+// stage, which builds from scratch, went from 489 to 662 s. For the same
+// reason they compile one driver for calls with and without a gradient
+// (kGrad = true, with the gradient's stores skipped at run time when
+// c.grad is null) instead of two.
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define LOSSLAB_SANITIZER_BUILD 1
 #elif defined(__has_feature)
@@ -253,7 +256,15 @@ HWY_NOINLINE uint32_t RunElementwise(D d, const Fn& fn_in,
   // normally.
   const int64_t n_bytes = c.n * int64_t(sizeof(T));
   const bool nt_o = kHalf == 0 && WantStream<D>(c.out, n_bytes);
-  const bool nt_g = kHalf == 0 && kGrad && WantStream<D>(c.grad, n_bytes);
+  // grad: whether this call writes a gradient. kGrad = false drops the
+  // gradient's code at compile time; sanitizer builds instantiate only
+  // kGrad = true and test c.grad here.
+#ifdef LOSSLAB_SANITIZER_BUILD
+  const bool grad = kGrad && c.grad != nullptr;
+#else
+  constexpr bool grad = kGrad;
+#endif
+  const bool nt_g = kHalf == 0 && grad && WantStream<D>(c.grad, n_bytes);
   const bool nt_h = kHalf == 0 && WantStream<D>(c.hess, n_bytes);
   StreamWriter<D> sw_o(d, c.out), sw_g(d, c.grad), sw_h(d, c.hess);
   // sw: the output's StreamWriter when this store streams, else null.
@@ -333,11 +344,11 @@ HWY_NOINLINE uint32_t RunElementwise(D d, const Fn& fn_in,
       const V w = load(wp, j);
       bad_w = hn::Or(bad_w, hn::Not(hn::And(hn::Ge(w, zero), hn::Le(w, vmax))));
       l = hn::Mul(l, w);
-      if constexpr (kGrad) g = hn::Mul(g, w);
+      if (grad) g = hn::Mul(g, w);
       if (want_h) h = hn::Mul(h, w);
     }
     if (op) store(l, op, j, half_o, kStream && nt_o ? &sw_o : nullptr);
-    if constexpr (kGrad) {
+    if (grad) {
       g = hn::Mul(g, gscale);
       if (gop) g = hn::Mul(g, load(gop, j));
       store(g, gp, j, half_g, kStream && nt_g ? &sw_g : nullptr);
@@ -455,12 +466,12 @@ HWY_NOINLINE uint32_t RunElementwise(D d, const Fn& fn_in,
         const M m = hn::FirstN(d, r > off ? r - off : 0);
         const V l = step(std::false_type(), std::false_type(), off, xb, yb,
                          c.w ? wb : nullptr, c.gout ? gob : nullptr,
-                         c.out ? ob : nullptr, kGrad ? gb : nullptr,
+                         c.out ? ob : nullptr, grad ? gb : nullptr,
                          c.hess ? hb : nullptr, ab + off);
         acc[k] = hn::Add(acc[k], hn::IfThenElseZero(m, l));
       }
       if (c.out) std::memcpy(at_mut(c.out, i, so), ob, r * so);
-      if (kGrad) std::memcpy(at_mut(c.grad, i, sg), gb, r * sg);
+      if (grad) std::memcpy(at_mut(c.grad, i, sg), gb, r * sg);
       if (c.hess) std::memcpy(at_mut(c.hess, i, sh), hb, r * sh);
     }
     alignas(64) T lanes[kL];
@@ -486,6 +497,19 @@ template <class D, class Fn>
 HWY_INLINE uint32_t RunElementwise(D d, const Fn& fn,
                                    const detail::ElemCall<hn::TFromD<D>>& c,
                                    int64_t b0, int64_t b1, double* partials) {
+#ifdef LOSSLAB_SANITIZER_BUILD
+  if constexpr (sizeof(hn::TFromD<D>) == 4) {
+    if (c.half_in == detail::kHalfBf16) {
+      return RunElementwise<D, Fn, true, detail::kHalfBf16>(d, fn, c, b0, b1,
+                                                            partials);
+    }
+    if (c.half_in == detail::kHalfF16) {
+      return RunElementwise<D, Fn, true, detail::kHalfF16>(d, fn, c, b0, b1,
+                                                           partials);
+    }
+  }
+  return RunElementwise<D, Fn, true, 0>(d, fn, c, b0, b1, partials);
+#else
   if constexpr (sizeof(hn::TFromD<D>) == 4) {
     if (c.half_in == detail::kHalfBf16) {
       return c.grad ? RunElementwise<D, Fn, true, detail::kHalfBf16>(
@@ -502,6 +526,7 @@ HWY_INLINE uint32_t RunElementwise(D d, const Fn& fn,
   }
   return c.grad ? RunElementwise<D, Fn, true, 0>(d, fn, c, b0, b1, partials)
                 : RunElementwise<D, Fn, false, 0>(d, fn, c, b0, b1, partials);
+#endif
 }
 
 }  // namespace losslab::HWY_NAMESPACE
