@@ -5,6 +5,13 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 JOBS ?= $(shell nproc)
+# ccache (setup.sh --test installs it), found when the recipe runs, so that
+# a machine set up by the same `make test` has it: `pip install .` then
+# takes the library's objects from the dev build (both compile with the
+# Release flags, and CCACHE_BASEDIR makes the two build dirs' paths
+# relative). Without ccache the variables are empty and nothing changes.
+CCACHE_ENV = CMAKE_CXX_COMPILER_LAUNCHER=$$(command -v ccache || true) \
+  CCACHE_BASEDIR=$(CURDIR)
 
 .PHONY: demo test setup setup-test cpp python test-cpp test-python test-asan \
         test-tsan setup-fuzz fuzz fuzz-ci fuzz-build fuzz-cpp fuzz-python \
@@ -27,13 +34,14 @@ setup-test:
 	@bash scripts/setup.sh --test
 
 cpp:
-	cmake --preset dev
-	cmake --build --preset dev -j $(JOBS)
+	$(CCACHE_ENV) cmake --preset dev
+	$(CCACHE_ENV) cmake --build --preset dev -j $(JOBS)
 
 # The Python package, built by scikit-build-core into .venv (incremental:
 # the build tree lives in build/python-*).
 python:
-	$(PY) -m pip install -q --disable-pip-version-check --no-build-isolation .
+	$(CCACHE_ENV) $(PY) -m pip install -q --disable-pip-version-check \
+	  --no-build-isolation .
 
 test-cpp:
 	ctest --preset dev -j $(JOBS)

@@ -24,6 +24,9 @@ apt_pkgs=(libhwy-dev libgtest-dev libgmock-dev libbenchmark-dev libeigen3-dev
 [[ $mode == fuzz ]] && apt_pkgs+=(clang libclang-rt-14-dev)
 # Headless Chromium renders the compare report in the CLI's end-to-end test.
 [[ $mode == test ]] && apt_pkgs+=(chromium)
+# ccache: make test's two builds of the library (dev preset, pip) share
+# their objects (Makefile, CCACHE_ENV).
+[[ $mode != base ]] && apt_pkgs+=(ccache)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
