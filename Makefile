@@ -5,12 +5,15 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 JOBS ?= $(shell nproc)
-# ccache (setup.sh --test installs it), found when the recipe runs, so that
-# a machine set up by the same `make test` has it: `pip install .` then
-# takes the library's objects from the dev build (both compile with the
-# Release flags, and CCACHE_BASEDIR makes the two build dirs' paths
-# relative). Without ccache the variables are empty and nothing changes.
-CCACHE_ENV = CMAKE_CXX_COMPILER_LAUNCHER=$$(command -v ccache || true) \
+# The dev build and `pip install .` compile the library with the same
+# compiler and flags (the dev preset has the Release flags; scikit-build-core
+# takes CXX from Python's sysconfig, g++, unless CXX is set), so that ccache
+# serves the second compile from the first; CCACHE_BASEDIR makes the two
+# build dirs' paths relative. ccache (setup.sh --test installs it) is looked
+# up when the recipe runs, so that a machine set up by this same `make test`
+# has it; without it the launcher is empty and nothing else changes.
+BUILD_ENV = CXX=$${CXX:-g++} \
+  CMAKE_CXX_COMPILER_LAUNCHER=$$(command -v ccache || true) \
   CCACHE_BASEDIR=$(CURDIR)
 
 .PHONY: demo test setup setup-test cpp python test-cpp test-python test-asan \
@@ -34,13 +37,13 @@ setup-test:
 	@bash scripts/setup.sh --test
 
 cpp:
-	$(CCACHE_ENV) cmake --preset dev
-	$(CCACHE_ENV) cmake --build --preset dev -j $(JOBS)
+	$(BUILD_ENV) cmake --preset dev
+	$(BUILD_ENV) cmake --build --preset dev -j $(JOBS)
 
 # The Python package, built by scikit-build-core into .venv (incremental:
 # the build tree lives in build/python-*).
 python:
-	$(CCACHE_ENV) $(PY) -m pip install -q --disable-pip-version-check \
+	$(BUILD_ENV) $(PY) -m pip install -q --disable-pip-version-check \
 	  --no-build-isolation .
 
 test-cpp:
