@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "losslab/core/error.h"
@@ -33,16 +35,66 @@ constexpr int64_t kChunkBytes = int64_t(128) << 20;
 constexpr int64_t kVocabBlock = 512;
 constexpr int64_t kHiddenBlock = 256;
 
-// Runs fn(begin, end) over [0, n) cut into fixed blocks of `block`.
-template <class Fn>
+// Runs fn(begin, end, scratch) over [0, n) cut into fixed blocks of `block`;
+// scratch is a buffer of each thread's run of blocks (the widened weight
+// blocks of a float16 / bfloat16 call; see Operand).
+template <class T, class Fn>
 void for_blocks(int64_t n, int64_t block, const Fn& fn) {
   const int64_t nb = (n + block - 1) / block;
   parallel_for(nb, 1, [&](int64_t b0, int64_t b1) {
+    std::vector<T> scratch;
     for (int64_t b = b0; b < b1; ++b) {
-      fn(b * block, std::min(n, (b + 1) * block));
+      fn(b * block, std::min(n, (b + 1) * block), scratch);
     }
   });
 }
+
+// A block of a row-major matrix as the GEMMs read it: pointer and row stride.
+template <class T>
+struct Block {
+  const T* p;
+  int64_t ld;
+};
+
+// hidden or weight: T storage, or (T = float) float16 / bfloat16 storage
+// widened to float32 one block at a time (exact), so that a half call holds
+// no float32 copy of either matrix: at T = 4096, V = 128000, H = 1024 the
+// widened weight alone was 500 MiB, a quarter of the logits it avoids.
+template <class T>
+class Operand {
+ public:
+  explicit Operand(const View& v)
+      : half_(detail::is_half_dtype(v.dtype)),
+        bf16_(v.dtype == DType::kBFloat16),
+        t_(half_ ? View{} : v),
+        h_(half_ ? v : View{}) {}
+  bool half() const { return half_; }
+  // Rows [r0, r1) and columns [c0, c1) of this (rows x ld) matrix: in place
+  // for T storage, else widened into scratch.
+  Block<T> block(int64_t r0, int64_t r1, int64_t c0, int64_t c1, int64_t ld,
+                 std::vector<T>& scratch) const {
+    if (!half_) return {t_.get() + r0 * ld + c0, ld};
+    const int64_t w = c1 - c0;
+    scratch.resize(size_t((r1 - r0) * w));
+    if constexpr (std::is_same_v<T, float>) {
+      if (w == ld) {
+        detail::half_widen(bf16_, h_.get() + r0 * ld, scratch.data(),
+                           (r1 - r0) * ld);
+      } else {
+        for (int64_t r = r0; r < r1; ++r) {
+          detail::half_widen(bf16_, h_.get() + r * ld + c0,
+                             scratch.data() + (r - r0) * w, w);
+        }
+      }
+    }
+    return {scratch.data(), w};
+  }
+
+ private:
+  bool half_, bf16_;
+  detail::Contiguous<T> t_;
+  detail::Contiguous<uint16_t> h_;
+};
 
 // C = op(A) op(B) + beta C, row-major, single-threaded OpenBLAS. OpenBLAS's
 // own threading does not give bitwise-identical results across thread
@@ -81,8 +133,9 @@ double run(const View& hidden, const View& weight, const View& target,
            const LinearCrossEntropyOptions& o,
            const LinearCrossEntropyOutputs& out) {
   const int64_t T_ = hidden.shape[0], H = hidden.shape[1], V = weight.shape[0];
-  const detail::Contiguous<T> h(hidden), w(weight), bias(o.bias),
-      wpc(o.weight_per_class);
+  const Operand<T> h(hidden), w(weight);
+  const bool half = h.half();
+  const detail::Contiguous<T> bias(o.bias), wpc(o.weight_per_class);
   std::vector<int64_t> labels(static_cast<size_t>(T_));
   {
     const bool i64 = target.dtype == DType::kInt64;
@@ -107,7 +160,10 @@ double run(const View& hidden, const View& weight, const View& target,
   const bool want_gw = out.grad_weight.present();
   const bool want_gb = out.grad_bias.present();
   const bool want_g = want_gh || want_gw || want_gb;
-  T* gh = want_gh ? out.grad_hidden.as<T>() : nullptr;
+  // A half grad_hidden (half input only) is written a chunk of rows at a
+  // time from float32 (each row's sum over V is whole within its chunk).
+  const bool gh_half = want_gh && detail::is_half_dtype(out.grad_hidden.dtype);
+  T* gh = want_gh && !gh_half ? out.grad_hidden.as<T>() : nullptr;
   T* gw = want_gw ? out.grad_weight.as<T>() : nullptr;
   T* gb = want_gb ? out.grad_bias.as<T>() : nullptr;
 
@@ -124,6 +180,10 @@ double run(const View& hidden, const View& weight, const View& target,
     if (den == 0.0) {
       // Every token ignored: loss 0 and zero gradients (documented).
       if (gh) std::fill(gh, gh + T_ * H, T(0));
+      if (gh_half) {
+        uint16_t* p = out.grad_hidden.as<uint16_t>();
+        std::fill(p, p + T_ * H, uint16_t(0));  // +0 in both formats
+      }
       if (gw) std::fill(gw, gw + V * H, T(0));
       if (gb) std::fill(gb, gb + V, T(0));
       return 0.0;
@@ -144,6 +204,10 @@ double run(const View& hidden, const View& weight, const View& target,
   // both: the chunk's logits, then G.
   std::vector<T> logits(size_t(tc * V));
   T* const grad = logits.data();
+  // Half input: the chunk's hidden rows widened, and a half grad_hidden's
+  // chunk rows in float32.
+  std::vector<T> hbuf(half ? size_t(tc * H) : 0);
+  std::vector<T> ghbuf(gh_half ? size_t(tc * H) : 0);
   openblas_set_num_threads(1);
 
   const Reduction chunk_reduction =
@@ -151,12 +215,14 @@ double run(const View& hidden, const View& weight, const View& target,
   double total = 0.0;
   for (int64_t t0 = 0; t0 < T_; t0 += tc) {
     const int64_t n = std::min(tc, T_ - t0);
-    const T* hc = h.get() + t0 * H;
+    const T* const hc = h.block(t0, t0 + n, 0, H, H, hbuf).p;
     // logits[:, v0:v1] = hc @ weight[v0:v1]^T
-    for_blocks(V, kVocabBlock, [&](int64_t v0, int64_t v1) {
-      gemm(false, true, n, v1 - v0, H, hc, H, w.get() + v0 * H, H, T(0),
-           logits.data() + v0, V);
-    });
+    for_blocks<T>(V, kVocabBlock,
+                  [&](int64_t v0, int64_t v1, std::vector<T>& scratch) {
+                    const Block<T> wb = w.block(v0, v1, 0, H, H, scratch);
+                    gemm(false, true, n, v1 - v0, H, hc, H, wb.p, wb.ld, T(0),
+                         logits.data() + v0, V);
+                  });
     if (bias.get()) {
       for (int64_t r = 0; r < n; ++r) {
         T* row = logits.data() + r * V;
@@ -185,18 +251,41 @@ double run(const View& hidden, const View& weight, const View& target,
                        .logit_softcap = o.logit_softcap},
                       co);
     // grad_hidden[:, k0:k1] = G @ weight[:, k0:k1] (the sum over V is whole)
-    if (gh) {
-      for_blocks(H, kHiddenBlock, [&](int64_t k0, int64_t k1) {
-        gemm(false, false, n, k1 - k0, V, grad, V, w.get() + k0, H, T(0),
-             gh + t0 * H + k0, H);
-      });
+    if (want_gh) {
+      T* const ghc = gh_half ? ghbuf.data() : gh + t0 * H;
+      for_blocks<T>(H, kHiddenBlock,
+                    [&](int64_t k0, int64_t k1, std::vector<T>& scratch) {
+                      if (!half) {
+                        gemm(false, false, n, k1 - k0, V, grad, V,
+                             w.block(0, V, k0, k1, H, scratch).p, H, T(0),
+                             ghc + k0, H);
+                        return;
+                      }
+                      // Half weight: the sum over V by vocabulary blocks, each
+                      // widened (a fixed order, so results do not depend on the
+                      // threads).
+                      for (int64_t v0 = 0; v0 < V; v0 += kVocabBlock) {
+                        const int64_t v1 = std::min(V, v0 + kVocabBlock);
+                        const Block<T> wb = w.block(v0, v1, k0, k1, H, scratch);
+                        gemm(false, false, n, k1 - k0, v1 - v0, grad + v0, V,
+                             wb.p, wb.ld, v0 == 0 ? T(0) : T(1), ghc + k0, H);
+                      }
+                    });
+      if constexpr (std::is_same_v<T, float>) {
+        if (gh_half) {
+          detail::half_narrow(out.grad_hidden.dtype == DType::kBFloat16,
+                              ghbuf.data(),
+                              out.grad_hidden.as<uint16_t>() + t0 * H, n * H);
+        }
+      }
     }
     // grad_weight[v0:v1] += G[:, v0:v1]^T @ hc, chunks added in token order
     if (gw) {
-      for_blocks(V, kVocabBlock, [&](int64_t v0, int64_t v1) {
-        gemm(true, false, v1 - v0, H, n, grad + v0, V, hc, H,
-             t0 == 0 ? T(0) : T(1), gw + v0 * H, H);
-      });
+      for_blocks<T>(V, kVocabBlock,
+                    [&](int64_t v0, int64_t v1, std::vector<T>&) {
+                      gemm(true, false, v1 - v0, H, n, grad + v0, V, hc, H,
+                           t0 == 0 ? T(0) : T(1), gw + v0 * H, H);
+                    });
     }
     if (gb) {
       if (t0 == 0) std::fill(gb, gb + V, T(0));
@@ -210,15 +299,21 @@ double run(const View& hidden, const View& weight, const View& target,
   return double(T(value));
 }
 
-// float16 / bfloat16 hidden and weight: widened to float32 (exact) and run
-// by the float32 path, whose GEMMs and softmax accumulate in float32; the
-// outputs are rounded to the input dtype (nearest even) or written in
-// float32 when the caller's array is float32. bias, weight_per_class and an
-// elementwise grad_output may be float32 or the input's dtype. Memory beyond
-// the float32 path's chunk buffer: the widened hidden (T x H) and weight
-// (V x H) and, for a half grad_hidden / grad_weight, their float32
-// accumulators (the chunks add into grad_weight in float32; rounding each
-// chunk's sum to bfloat16 would lose up to 8 bits over 16 chunks).
+double validate_and_run(const View& hidden, const View& weight,
+                        const View& target, const LinearCrossEntropyOptions& o,
+                        const LinearCrossEntropyOutputs& out, DType dt);
+
+// float16 / bfloat16 hidden and weight: run by the float32 path, which
+// widens their blocks as the GEMMs need them (Operand; exact) and whose
+// GEMMs and softmax accumulate in float32. The outputs are rounded to the
+// input dtype (nearest even) or written in float32 when the caller's array
+// is float32. bias, weight_per_class and an elementwise grad_output may be
+// float32 or the input's dtype (widened here: V or T elements). Memory
+// beyond the float32 path's chunk buffer: the chunk's hidden rows in float32
+// and, for a half grad_hidden, their gradient; for a half grad_weight, its
+// float32 accumulator (V x H: the chunks add into grad_weight in float32,
+// since rounding each chunk's sum to bfloat16 would lose up to 8 bits over
+// 16 chunks), which a float32 grad_weight avoids.
 double run_half(const View& hidden, const View& weight, const View& target,
                 const LinearCrossEntropyOptions& o,
                 const LinearCrossEntropyOutputs& out) {
@@ -247,8 +342,7 @@ double run_half(const View& hidden, const View& weight, const View& target,
     buf = detail::widen_half_view(v);
     return View{buf.data(), DType::kFloat32, v.shape, {}};
   };
-  std::vector<float> hf, wf, bf, cf, gof;
-  const View h32 = widen(hidden, hf), w32 = widen(weight, wf);
+  std::vector<float> bf, cf, gof;
   LinearCrossEntropyOptions o32 = o;
   o32.bias = widen(o.bias, bf);
   o32.weight_per_class = widen(o.weight_per_class, cf);
@@ -259,30 +353,28 @@ double run_half(const View& hidden, const View& weight, const View& target,
     half_or_f32(names[i], outs[i]->present(), outs[i]->dtype, "");
   }
   detail::HalfOut ho[4];
-  for (int i = 0; i < 4; ++i) ho[i].bind(*outs[i]);
-  LinearCrossEntropyOutputs out32 = out;
+  for (int i = 0; i < 4; ++i) {
+    if (i != 1) ho[i].bind(*outs[i]);
+  }
+  LinearCrossEntropyOutputs out32 = out;  // grad_hidden: half or float32
   out32.out = ho[0].f32;
-  out32.grad_hidden = ho[1].f32;
   out32.grad_weight = ho[2].f32;
   out32.grad_bias = ho[3].f32;
   out32.grad_output_elementwise = widen(out.grad_output_elementwise, gof);
-  const double value = linear_cross_entropy(h32, w32, target, o32, out32);
+  const double value =
+      validate_and_run(hidden, weight, target, o32, out32, DType::kFloat32);
   for (const auto& o_i : ho) o_i.finish();
   return value;
 }
 
-}  // namespace
-
-double linear_cross_entropy(View hidden, View weight, View target,
-                            const LinearCrossEntropyOptions& o,
-                            const LinearCrossEntropyOutputs& out) {
+// The checks of every argument, then the run. dt: the arithmetic dtype
+// (hidden's, or float32 for half hidden), which bias, weight_per_class, the
+// outputs but grad_hidden and an elementwise grad_output have here.
+double validate_and_run(const View& hidden, const View& weight,
+                        const View& target, const LinearCrossEntropyOptions& o,
+                        const LinearCrossEntropyOutputs& out, DType dt) {
   using detail::check_output;
   const std::string fn = kFn;
-  if (detail::is_half_dtype(hidden.dtype)) {
-    return run_half(hidden, weight, target, o, out);
-  }
-  detail::require_float(fn, "hidden", hidden);
-  detail::require_same_dtype(fn, "weight", weight, "hidden", hidden.dtype);
   require_2d("hidden", hidden, "(T, H)");
   require_2d("weight", weight, "(V, H)");
   if (weight.shape[1] != hidden.shape[1]) {
@@ -304,12 +396,12 @@ double linear_cross_entropy(View hidden, View weight, View target,
                              tokens);
   const Shape vocab{weight.shape[0]};
   if (o.bias.present()) {
-    detail::require_same_dtype(fn, "bias", o.bias, "hidden", hidden.dtype);
+    detail::require_same_dtype(fn, "bias", o.bias, "hidden", dt);
     detail::require_same_shape(fn, "bias", o.bias.shape, "vocabulary", vocab);
   }
   if (o.weight_per_class.present()) {
     detail::require_same_dtype(fn, "weight_per_class", o.weight_per_class,
-                               "hidden", hidden.dtype);
+                               "hidden", dt);
     detail::require_same_shape(fn, "weight_per_class", o.weight_per_class.shape,
                                "vocabulary", vocab);
   }
@@ -363,10 +455,11 @@ double linear_cross_entropy(View hidden, View weight, View target,
   if (out.grad_bias.present() && !o.bias.present()) {
     throw_value_error(fn + ": grad_bias needs a bias");
   }
-  check_output(fn, "out", out.out, tokens, hidden.dtype);
-  check_output(fn, "grad_hidden", out.grad_hidden, hidden.shape, hidden.dtype);
-  check_output(fn, "grad_weight", out.grad_weight, weight.shape, hidden.dtype);
-  check_output(fn, "grad_bias", out.grad_bias, vocab, hidden.dtype);
+  check_output(fn, "out", out.out, tokens, dt);
+  check_output(fn, "grad_hidden", out.grad_hidden, hidden.shape,
+               detail::out_dtype(out.grad_hidden, hidden.dtype));
+  check_output(fn, "grad_weight", out.grad_weight, weight.shape, dt);
+  check_output(fn, "grad_bias", out.grad_bias, vocab, dt);
   if (out.grad_output_elementwise.present()) {
     if (o.reduction != Reduction::kNone) {
       throw_value_error(fn +
@@ -374,17 +467,30 @@ double linear_cross_entropy(View hidden, View weight, View target,
                         "reduction='none'");
     }
     detail::require_same_dtype(fn, "grad_output", out.grad_output_elementwise,
-                               "hidden", hidden.dtype);
+                               "hidden", dt);
     detail::require_same_shape(
         fn, "grad_output", out.grad_output_elementwise.shape, "tokens", tokens);
   }
   if (!std::isfinite(out.grad_output)) {
     throw_value_error(fn + ": grad_output must be finite");
   }
-  if (hidden.dtype == DType::kFloat32) {
+  if (dt == DType::kFloat32) {
     return run<float>(hidden, weight, target, o, out);
   }
   return run<double>(hidden, weight, target, o, out);
+}
+
+}  // namespace
+
+double linear_cross_entropy(View hidden, View weight, View target,
+                            const LinearCrossEntropyOptions& o,
+                            const LinearCrossEntropyOutputs& out) {
+  if (detail::is_half_dtype(hidden.dtype)) {
+    return run_half(hidden, weight, target, o, out);
+  }
+  detail::require_float(kFn, "hidden", hidden);
+  detail::require_same_dtype(kFn, "weight", weight, "hidden", hidden.dtype);
+  return validate_and_run(hidden, weight, target, o, out, hidden.dtype);
 }
 
 }  // namespace losslab

@@ -259,6 +259,36 @@ def test_half_inputs_match_torch_float32_unfused(name, torch_dtype):
         assert rel(np.asarray(g), r) < 2e-6
 
 
+@pytest.mark.parametrize("name,torch_dtype", HALF, ids=[n for n, _ in HALF])
+def test_half_inputs_over_several_weight_blocks(name, torch_dtype):
+    """V = 1100 and H = 300 span three vocabulary blocks (512 rows) and two
+    hidden blocks (256 columns), which a half call widens one at a time.
+    Oracles: the float32 call on the widened values, bit for bit for the
+    loss, grad_weight and grad_bias (the same GEMMs on the same values);
+    grad_hidden sums over V by vocabulary block there, so within float32
+    rounding of it; and torch's float32 autograd of the unfused loss."""
+    rng = np.random.default_rng(13)
+    ht, wt, bt, cwt, t = _half_args(rng, torch_dtype, T=23, H=300, V=1100)
+    opts = dict(bias=bt.float().numpy(), weight_per_class=cwt.float().numpy(),
+                label_smoothing=0.05, return_grad=True, chunk_tokens=4)
+    loss, (gh, gw, gb) = losslab.linear_cross_entropy(ht, wt, t, grad_dtype="float32",
+                                                      **opts)
+    ref_loss, (rh, rw, rb) = losslab.linear_cross_entropy(
+        ht.float().numpy(), wt.float().numpy(), t, **opts)
+    assert loss == ref_loss
+    assert np.array_equal(np.asarray(gw), rw) and np.array_equal(np.asarray(gb), rb)
+    assert rel(np.asarray(gh), rh) < 1e-5  # measured 8e-7 (bf16)
+    t_loss, t_grads = torch_ref(ht.float().numpy(), wt.float().numpy(), opts["bias"], t,
+                                opts["weight_per_class"], 0.05, "mean",
+                                np.array(1.0, np.float32))
+    assert rel(loss, t_loss) < 2e-6
+    for g, r in zip((gh, gw, gb), t_grads):
+        assert rel(np.asarray(g), r) < 1e-5
+    # grad_hidden in the input's dtype: its float32 value rounded once.
+    _, (gh16, _, _) = losslab.linear_cross_entropy(ht, wt, t, **opts)
+    assert torch.equal(_as_torch(gh16), torch.from_numpy(np.asarray(gh)).to(torch_dtype))
+
+
 def test_half_inputs_ml_dtypes_arrays_and_errors():
     ml_dtypes = pytest.importorskip("ml_dtypes")
     rng = np.random.default_rng(13)

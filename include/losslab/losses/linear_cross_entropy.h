@@ -12,19 +12,24 @@
 // chunk's logits, the cross-entropy row kernel turns them into the loss and
 // dL/dlogits in one pass over the chunk, and two GEMMs accumulate
 // grad_hidden = G @ weight and grad_weight += G^T @ hidden. That is exactly
-// the three matrix products the loss needs, with extra memory of two Tc x V
-// buffers. Semantics, options and the weighted mean are those of
-// cross_entropy (PyTorch's cross_entropy on the unfused logits).
+// the three matrix products the loss needs, with extra memory of one Tc x V
+// buffer (the chunk's logits, overwritten by their gradient). Semantics,
+// options and the weighted mean are those of cross_entropy (PyTorch's
+// cross_entropy on the unfused logits).
 //
 // dtypes: hidden and weight float32 or float64, or both float16 / bfloat16.
-// Half inputs are widened to float32 (exactly) and run by the float32 path,
-// so they give bit for bit its results on the widened values; GEMMs and the
-// softmax accumulate in float32. Outputs are then in the input's dtype
-// (rounded to nearest even from float32) or float32 when the caller's array
-// is float32; bias, weight_per_class and an elementwise grad_output may be
-// the input's dtype or float32. The half path's extra memory is the widened
-// hidden and weight (4 (T + V) H bytes) plus a float32 accumulator for each
-// half gradient, beside the float32 path's chunk buffer.
+// Half inputs run the float32 path, which widens each block of hidden and
+// weight to float32 (exactly) as its GEMM needs it, so GEMMs and the softmax
+// accumulate in float32. The loss, grad_weight and grad_bias are bit for bit
+// the float32 call's on the widened values; grad_hidden sums over V by
+// vocabulary blocks of 512 rows (within float32 rounding of it). Outputs are
+// in the input's dtype (rounded to nearest even from float32) or float32
+// when the caller's array is float32; bias, weight_per_class and an
+// elementwise grad_output may be the input's dtype or float32. The half
+// path's extra memory beside the chunk buffer is the chunk's hidden rows in
+// float32 (and their gradient, for a half grad_hidden) and, for a half
+// grad_weight, a float32 accumulator of V x H (the token chunks add into it;
+// a float32 grad_weight avoids it).
 #ifndef LOSSLAB_LOSSES_LINEAR_CROSS_ENTROPY_H_
 #define LOSSLAB_LOSSES_LINEAR_CROSS_ENTROPY_H_
 
