@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -47,6 +48,23 @@ void for_blocks(int64_t n, int64_t block, const Fn& fn) {
       fn(b * block, std::min(n, (b + 1) * block), scratch);
     }
   });
+}
+
+// float32 values as the high and low 16 bits of their bits, and back
+// (exact both ways).
+void split_f32(const float* f, uint16_t* hi, uint16_t* lo, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    uint32_t u;
+    std::memcpy(&u, f + i, 4);
+    hi[i] = uint16_t(u >> 16);
+    lo[i] = uint16_t(u);
+  }
+}
+void join_f32(const uint16_t* hi, const uint16_t* lo, float* f, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t u = (uint32_t(hi[i]) << 16) | lo[i];
+    std::memcpy(f + i, &u, 4);
+  }
 }
 
 // A block of a row-major matrix as the GEMMs read it: pointer and row stride.
@@ -164,7 +182,16 @@ double run(const View& hidden, const View& weight, const View& target,
   // time from float32 (each row's sum over V is whole within its chunk).
   const bool gh_half = want_gh && detail::is_half_dtype(out.grad_hidden.dtype);
   T* gh = want_gh && !gh_half ? out.grad_hidden.as<T>() : nullptr;
-  T* gw = want_gw ? out.grad_weight.as<T>() : nullptr;
+  // A half grad_weight accumulates over the token chunks in float32 held as
+  // two 16-bit halves: the high half of each float's bits in the caller's
+  // array (V x H 16-bit elements, free until the result is written), the
+  // low half in gw_lo. That is the float32 accumulation bit for bit, at half
+  // the memory of a float32 copy (250 MiB at V = 128000, H = 1024); the
+  // result is rounded into the caller's dtype at the end.
+  const bool gw_half = want_gw && detail::is_half_dtype(out.grad_weight.dtype);
+  T* gw = want_gw && !gw_half ? out.grad_weight.as<T>() : nullptr;
+  uint16_t* const gw_hi = gw_half ? out.grad_weight.as<uint16_t>() : nullptr;
+  std::vector<uint16_t> gw_lo(gw_half ? size_t(V * H) : 0);
   T* gb = want_gb ? out.grad_bias.as<T>() : nullptr;
 
   // Mean: PyTorch divides by sum over non-ignored tokens of w[y] (or their
@@ -185,6 +212,7 @@ double run(const View& hidden, const View& weight, const View& target,
         std::fill(p, p + T_ * H, uint16_t(0));  // +0 in both formats
       }
       if (gw) std::fill(gw, gw + V * H, T(0));
+      if (gw_half) std::fill(gw_hi, gw_hi + V * H, uint16_t(0));
       if (gb) std::fill(gb, gb + V, T(0));
       return 0.0;
     }
@@ -280,6 +308,21 @@ double run(const View& hidden, const View& weight, const View& target,
       }
     }
     // grad_weight[v0:v1] += G[:, v0:v1]^T @ hc, chunks added in token order
+    if (gw_half) {
+      if constexpr (std::is_same_v<T, float>) {
+        for_blocks<T>(V, kVocabBlock,
+                      [&](int64_t v0, int64_t v1, std::vector<T>& acc) {
+                        const int64_t m = (v1 - v0) * H, off = v0 * H;
+                        acc.resize(size_t(m));
+                        if (t0 > 0) {
+                          join_f32(gw_hi + off, &gw_lo[off], acc.data(), m);
+                        }
+                        gemm(true, false, v1 - v0, H, n, grad + v0, V, hc, H,
+                             t0 == 0 ? T(0) : T(1), acc.data(), H);
+                        split_f32(acc.data(), gw_hi + off, &gw_lo[off], m);
+                      });
+      }
+    }
     if (gw) {
       for_blocks<T>(V, kVocabBlock,
                     [&](int64_t v0, int64_t v1, std::vector<T>&) {
@@ -293,6 +336,20 @@ double run(const View& hidden, const View& weight, const View& target,
         const T* row = grad + r * V;
         for (int64_t c = 0; c < V; ++c) gb[c] += row[c];
       }
+    }
+  }
+  if constexpr (std::is_same_v<T, float>) {
+    if (gw_half) {
+      // The float32 sums, rounded into the caller's dtype (in place: each
+      // block is joined into scratch first).
+      const bool bf16 = out.grad_weight.dtype == DType::kBFloat16;
+      for_blocks<T>(V, kVocabBlock,
+                    [&](int64_t v0, int64_t v1, std::vector<T>& acc) {
+                      const int64_t m = (v1 - v0) * H, off = v0 * H;
+                      acc.resize(size_t(m));
+                      join_f32(gw_hi + off, &gw_lo[off], acc.data(), m);
+                      detail::half_narrow(bf16, acc.data(), gw_hi + off, m);
+                    });
     }
   }
   const double value = o.reduction == Reduction::kMean ? total / den : total;
@@ -310,10 +367,11 @@ double validate_and_run(const View& hidden, const View& weight,
 // is float32. bias, weight_per_class and an elementwise grad_output may be
 // float32 or the input's dtype (widened here: V or T elements). Memory
 // beyond the float32 path's chunk buffer: the chunk's hidden rows in float32
-// and, for a half grad_hidden, their gradient; for a half grad_weight, its
-// float32 accumulator (V x H: the chunks add into grad_weight in float32,
-// since rounding each chunk's sum to bfloat16 would lose up to 8 bits over
-// 16 chunks), which a float32 grad_weight avoids.
+// and, for a half grad_hidden, their gradient; for a half grad_weight, the
+// low 16 bits of its float32 accumulator (V x H 16-bit values; see run:
+// the chunks add into grad_weight in float32, since rounding each chunk's
+// sum to bfloat16 would lose up to 8 bits over 16 chunks), which a float32
+// grad_weight avoids.
 double run_half(const View& hidden, const View& weight, const View& target,
                 const LinearCrossEntropyOptions& o,
                 const LinearCrossEntropyOutputs& out) {
@@ -352,18 +410,19 @@ double run_half(const View& hidden, const View& weight, const View& target,
   for (int i = 0; i < 4; ++i) {
     half_or_f32(names[i], outs[i]->present(), outs[i]->dtype, "");
   }
-  detail::HalfOut ho[4];
-  for (int i = 0; i < 4; ++i) {
-    if (i != 1) ho[i].bind(*outs[i]);
-  }
-  LinearCrossEntropyOutputs out32 = out;  // grad_hidden: half or float32
-  out32.out = ho[0].f32;
-  out32.grad_weight = ho[2].f32;
-  out32.grad_bias = ho[3].f32;
+  // out and grad_bias through float32 scratch (T or V elements); run writes
+  // grad_hidden and grad_weight in the caller's dtype itself.
+  detail::HalfOut ho_out, ho_gb;
+  ho_out.bind(out.out);
+  ho_gb.bind(out.grad_bias);
+  LinearCrossEntropyOutputs out32 = out;
+  out32.out = ho_out.f32;
+  out32.grad_bias = ho_gb.f32;
   out32.grad_output_elementwise = widen(out.grad_output_elementwise, gof);
   const double value =
       validate_and_run(hidden, weight, target, o32, out32, DType::kFloat32);
-  for (const auto& o_i : ho) o_i.finish();
+  ho_out.finish();
+  ho_gb.finish();
   return value;
 }
 
@@ -458,7 +517,8 @@ double validate_and_run(const View& hidden, const View& weight,
   check_output(fn, "out", out.out, tokens, dt);
   check_output(fn, "grad_hidden", out.grad_hidden, hidden.shape,
                detail::out_dtype(out.grad_hidden, hidden.dtype));
-  check_output(fn, "grad_weight", out.grad_weight, weight.shape, dt);
+  check_output(fn, "grad_weight", out.grad_weight, weight.shape,
+               detail::out_dtype(out.grad_weight, hidden.dtype));
   check_output(fn, "grad_bias", out.grad_bias, vocab, dt);
   if (out.grad_output_elementwise.present()) {
     if (o.reduction != Reduction::kNone) {

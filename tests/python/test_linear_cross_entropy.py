@@ -289,6 +289,21 @@ def test_half_inputs_over_several_weight_blocks(name, torch_dtype):
     assert torch.equal(_as_torch(gh16), torch.from_numpy(np.asarray(gh)).to(torch_dtype))
 
 
+@pytest.mark.parametrize("name,torch_dtype", HALF, ids=[n for n, _ in HALF])
+def test_all_ignored_half_gives_zero_gradients_in_the_input_dtype(name, torch_dtype):
+    """The half path writes grad_hidden and grad_weight itself (no float32
+    copy): with every token ignored they must still come back as +0."""
+    rng = np.random.default_rng(4)
+    ht, wt, bt, _, t = _half_args(rng, torch_dtype, T=6, H=5, V=9)
+    t[:] = -100
+    loss, grads = losslab.linear_cross_entropy(ht, wt, t, bias=bt, return_grad=True)
+    assert float(loss) == 0.0
+    for g in grads:
+        g = _as_torch(g)
+        assert g.dtype == torch_dtype and torch.equal(g, torch.zeros_like(g))
+        assert not torch.signbit(g).any()
+
+
 def test_half_inputs_ml_dtypes_arrays_and_errors():
     ml_dtypes = pytest.importorskip("ml_dtypes")
     rng = np.random.default_rng(13)

@@ -28,8 +28,9 @@
 // elementwise grad_output may be the input's dtype or float32. The half
 // path's extra memory beside the chunk buffer is the chunk's hidden rows in
 // float32 (and their gradient, for a half grad_hidden) and, for a half
-// grad_weight, a float32 accumulator of V x H (the token chunks add into it;
-// a float32 grad_weight avoids it).
+// grad_weight, the low 16 bits of its float32 accumulator (V x H 16-bit
+// values; the token chunks add into it, and the high 16 bits are kept in the
+// caller's array until the result is rounded into it).
 #ifndef LOSSLAB_LOSSES_LINEAR_CROSS_ENTROPY_H_
 #define LOSSLAB_LOSSES_LINEAR_CROSS_ENTROPY_H_
 
