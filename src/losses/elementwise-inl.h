@@ -497,36 +497,27 @@ template <class D, class Fn>
 HWY_INLINE uint32_t RunElementwise(D d, const Fn& fn,
                                    const detail::ElemCall<hn::TFromD<D>>& c,
                                    int64_t b0, int64_t b1, double* partials) {
+  // The driver for this call's storage; sanitizer builds have one for calls
+  // with and without a gradient (see LOSSLAB_SANITIZER_BUILD).
+  auto run = [&]<int kHalf>(std::integral_constant<int, kHalf>) HWY_ATTR {
 #ifdef LOSSLAB_SANITIZER_BUILD
-  if constexpr (sizeof(hn::TFromD<D>) == 4) {
-    if (c.half_in == detail::kHalfBf16) {
-      return RunElementwise<D, Fn, true, detail::kHalfBf16>(d, fn, c, b0, b1,
-                                                            partials);
-    }
-    if (c.half_in == detail::kHalfF16) {
-      return RunElementwise<D, Fn, true, detail::kHalfF16>(d, fn, c, b0, b1,
-                                                           partials);
-    }
-  }
-  return RunElementwise<D, Fn, true, 0>(d, fn, c, b0, b1, partials);
+    return RunElementwise<D, Fn, true, kHalf>(d, fn, c, b0, b1, partials);
 #else
+    return c.grad
+               ? RunElementwise<D, Fn, true, kHalf>(d, fn, c, b0, b1, partials)
+               : RunElementwise<D, Fn, false, kHalf>(d, fn, c, b0, b1,
+                                                     partials);
+#endif
+  };
   if constexpr (sizeof(hn::TFromD<D>) == 4) {
     if (c.half_in == detail::kHalfBf16) {
-      return c.grad ? RunElementwise<D, Fn, true, detail::kHalfBf16>(
-                          d, fn, c, b0, b1, partials)
-                    : RunElementwise<D, Fn, false, detail::kHalfBf16>(
-                          d, fn, c, b0, b1, partials);
+      return run(std::integral_constant<int, detail::kHalfBf16>());
     }
     if (c.half_in == detail::kHalfF16) {
-      return c.grad ? RunElementwise<D, Fn, true, detail::kHalfF16>(
-                          d, fn, c, b0, b1, partials)
-                    : RunElementwise<D, Fn, false, detail::kHalfF16>(
-                          d, fn, c, b0, b1, partials);
+      return run(std::integral_constant<int, detail::kHalfF16>());
     }
   }
-  return c.grad ? RunElementwise<D, Fn, true, 0>(d, fn, c, b0, b1, partials)
-                : RunElementwise<D, Fn, false, 0>(d, fn, c, b0, b1, partials);
-#endif
+  return run(std::integral_constant<int, 0>());
 }
 
 }  // namespace losslab::HWY_NAMESPACE
