@@ -25,7 +25,7 @@ apt_pkgs=(libhwy-dev libgtest-dev libgmock-dev libbenchmark-dev libeigen3-dev
 # Headless Chromium renders the compare report in the CLI's end-to-end test.
 [[ $mode == test ]] && apt_pkgs+=(chromium)
 # ccache: make test's two builds of the library (dev preset, pip) share
-# their objects (Makefile, CCACHE_ENV).
+# their objects (Makefile, BUILD_ENV).
 [[ $mode != base ]] && apt_pkgs+=(ccache)
 missing=()
 for p in "${apt_pkgs[@]}"; do

@@ -284,9 +284,9 @@ double run(const View& hidden, const View& weight, const View& target,
       for_blocks<T>(H, kHiddenBlock,
                     [&](int64_t k0, int64_t k1, std::vector<T>& scratch) {
                       if (!half) {
-                        gemm(false, false, n, k1 - k0, V, grad, V,
-                             w.block(0, V, k0, k1, H, scratch).p, H, T(0),
-                             ghc + k0, H);
+                        const Block<T> wb = w.block(0, V, k0, k1, H, scratch);
+                        gemm(false, false, n, k1 - k0, V, grad, V, wb.p, wb.ld,
+                             T(0), ghc + k0, H);
                         return;
                       }
                       // Half weight: the sum over V by vocabulary blocks, each
